@@ -1,0 +1,144 @@
+//! The set of zones a node serves, each behind an atomically swappable pointer.
+//!
+//! The zone list itself changes rarely (config reload) and the contents of a zone change
+//! often (edits, transfers). So the catalog is an immutable map from apex to a
+//! [`ZoneHandle`], and each handle holds the current [`Zone`] version in an `ArcSwap`:
+//! publishing a new version is one pointer swap, and a query that already loaded the old
+//! version finishes on it.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use arc_swap::{ArcSwap, ArcSwapOption};
+use hickory_proto::rr::{LowerName, Name};
+
+use crate::zone::Zone;
+
+/// The live state of one served zone.
+#[derive(Debug)]
+pub struct ZoneHandle {
+    name: Name,
+    lower: LowerName,
+    current: ArcSwapOption<Zone>,
+    /// Set by a secondary whose expire timer ran out: the data must not be served
+    /// (RFC 1035 §4.3.5) and queries get SERVFAIL with EDE 24.
+    expired: AtomicBool,
+}
+
+impl ZoneHandle {
+    pub fn new(name: Name, zone: Option<Arc<Zone>>) -> Self {
+        ZoneHandle {
+            lower: LowerName::new(&name),
+            name,
+            current: ArcSwapOption::new(zone),
+            expired: AtomicBool::new(false),
+        }
+    }
+
+    pub fn name(&self) -> &Name {
+        &self.name
+    }
+
+    pub fn lower(&self) -> &LowerName {
+        &self.lower
+    }
+
+    /// The version to answer from, if one has been loaded or transferred.
+    pub fn current(&self) -> Option<Arc<Zone>> {
+        self.current.load_full()
+    }
+
+    /// Publishes a new version; callers commit it durably first.
+    pub fn publish(&self, zone: Arc<Zone>) {
+        self.current.store(Some(zone));
+    }
+
+    pub fn is_expired(&self) -> bool {
+        self.expired.load(Ordering::Acquire)
+    }
+
+    pub fn set_expired(&self, expired: bool) {
+        self.expired.store(expired, Ordering::Release);
+    }
+}
+
+/// Every zone of a node, keyed by lower-cased apex.
+#[derive(Debug, Default)]
+pub struct Catalog {
+    zones: HashMap<LowerName, Arc<ZoneHandle>>,
+}
+
+impl Catalog {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn insert(&mut self, handle: Arc<ZoneHandle>) {
+        self.zones.insert(handle.lower().clone(), handle);
+    }
+
+    pub fn get(&self, apex: &LowerName) -> Option<&Arc<ZoneHandle>> {
+        self.zones.get(apex)
+    }
+
+    /// The most specific zone containing `name`: walks from the name towards the root,
+    /// so the cost is the label count, not the number of zones.
+    pub fn find(&self, name: &LowerName) -> Option<&Arc<ZoneHandle>> {
+        let mut cur = name.clone();
+        loop {
+            if let Some(h) = self.zones.get(&cur) {
+                return Some(h);
+            }
+            if cur.is_root() {
+                return None;
+            }
+            cur = cur.base_name();
+        }
+    }
+
+    pub fn handles(&self) -> impl Iterator<Item = &Arc<ZoneHandle>> {
+        self.zones.values()
+    }
+
+    pub fn len(&self) -> usize {
+        self.zones.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.zones.is_empty()
+    }
+}
+
+/// A catalog that can be replaced wholesale on reload while queries run.
+pub type SharedCatalog = Arc<ArcSwap<Catalog>>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::str::FromStr;
+
+    #[test]
+    fn most_specific_zone_wins() {
+        let mut c = Catalog::new();
+        for z in [".", "test.", "example.test."] {
+            c.insert(Arc::new(ZoneHandle::new(Name::from_str(z).unwrap(), None)));
+        }
+        let find = |q: &str| {
+            c.find(&LowerName::new(&Name::from_str(q).unwrap()))
+                .map(|h| h.name().to_string())
+        };
+        assert_eq!(find("www.Example.TEST.").as_deref(), Some("example.test."));
+        assert_eq!(find("other.test.").as_deref(), Some("test."));
+        assert_eq!(find("org.").as_deref(), Some("."));
+        let mut only = Catalog::new();
+        only.insert(Arc::new(ZoneHandle::new(
+            Name::from_str("test.").unwrap(),
+            None,
+        )));
+        assert!(
+            only.find(&LowerName::new(&Name::from_str("org.").unwrap()))
+                .is_none()
+        );
+    }
+}

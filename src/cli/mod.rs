@@ -1,0 +1,48 @@
+//! The command line edge: argument types (clap derive) and the glue that runs each
+//! subcommand. Errors here are `anyhow`; everything below is typed.
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "zonecast",
+    version,
+    about = "DNS propagation made real and visible"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check a zone file, like named-checkzone.
+    Check(CheckArgs),
+    /// Serve zones authoritatively.
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// The zone file to check.
+    pub file: std::path::PathBuf,
+    /// The zone's origin; defaults to the file name without a trailing `.zone`.
+    #[arg(long)]
+    pub origin: Option<String>,
+    /// Print the zone in canonical form.
+    #[arg(long)]
+    pub print: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// A TOML node configuration.
+    #[arg(long)]
+    pub config: Option<std::path::PathBuf>,
+    /// An address to listen on (UDP and TCP); repeatable.
+    #[arg(long)]
+    pub listen: Vec<String>,
+    /// A zone to serve, as NAME=FILE; repeatable.
+    #[arg(long)]
+    pub zone: Vec<String>,
+}

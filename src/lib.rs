@@ -1,0 +1,11 @@
+//! zonecast: authoritative primaries and secondaries, and a caching resolver, built so
+//! that record propagation can be watched as it happens.
+//!
+//! Protocol logic is sans-IO: the modules below take inputs and the current time and
+//! return what to send and when to wake. Only `server` (and later the role drivers) move
+//! bytes with tokio.
+
+pub mod catalog;
+pub mod cli;
+pub mod engine;
+pub mod zone;
