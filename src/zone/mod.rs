@@ -9,6 +9,8 @@
 //! encloser by walking the query name's ancestors: the cost of a lookup depends on the
 //! number of labels in the query name, never on the size of the zone.
 
+pub mod diff;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 
