@@ -43,10 +43,10 @@ pub(crate) fn for_answer(zone: &Zone, set: &RRset, ans: &mut Answer) {
         return;
     }
     for rd in &set.rdata {
-        if let Some(t) = target(rd) {
-            if let Some(node) = authoritative_node(zone, &LowerName::new(t)) {
-                push_addresses(node, t, ans);
-            }
+        if let Some(t) = target(rd)
+            && let Some(node) = authoritative_node(zone, &LowerName::new(t))
+        {
+            push_addresses(node, t, ans);
         }
     }
 }

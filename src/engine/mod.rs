@@ -27,6 +27,8 @@ mod query;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_more;
 
 use std::sync::Arc;
 
@@ -80,10 +82,12 @@ pub fn resolve(catalog: &Catalog, qname: &Name, qtype: RecordType, qclass: DNSCl
     };
     // The DS RRset of a zone lives in its parent (RFC 4035 §3.1.4.1): when we serve both,
     // the parent answers, as all three peers do.
-    if qtype == RecordType::DS && handle.lower() == &qlower && !qlower.is_root() {
-        if let Some(parent) = catalog.find(&qlower.base_name()) {
-            handle = parent;
-        }
+    if qtype == RecordType::DS
+        && handle.lower() == &qlower
+        && !qlower.is_root()
+        && let Some(parent) = catalog.find(&qlower.base_name())
+    {
+        handle = parent;
     }
     if handle.is_expired() {
         // RFC 1035 §4.3.5: an expired secondary must not answer from its data; EDE 24 is

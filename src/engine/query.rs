@@ -136,14 +136,14 @@ fn at_node(
         }
         return None;
     }
-    if qtype != RecordType::CNAME {
-        if let Some(cname) = node.get(RecordType::CNAME) {
-            ans.answers.extend(cname.records_as(owner));
-            return match cname.rdata.first() {
-                Some(RData::CNAME(c)) => Some(c.0.clone()),
-                _ => None,
-            };
-        }
+    if qtype != RecordType::CNAME
+        && let Some(cname) = node.get(RecordType::CNAME)
+    {
+        ans.answers.extend(cname.records_as(owner));
+        return match cname.rdata.first() {
+            Some(RData::CNAME(c)) => Some(c.0.clone()),
+            _ => None,
+        };
     }
     negative::add_soa(zone, owners, ans);
     None
