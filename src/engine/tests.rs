@@ -11,7 +11,7 @@ use super::{Answer, MAX_CHAIN, answer, dname};
 use crate::zone::Zone;
 
 pub(super) fn n(s: &str) -> Name {
-    Name::from_str(s).unwrap()
+    Name::from_ascii(s).unwrap()
 }
 
 /// Builds a zone from lines "owner ttl type rdata" with owners relative to `origin`
