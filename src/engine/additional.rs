@@ -3,9 +3,9 @@
 
 use hickory_proto::rr::{LowerName, Name, RData, RecordType};
 
-use super::Answer;
 use super::lookup::{Nodes, authoritative_node, suffix};
 use super::owner::Owners;
+use super::{Answer, derived};
 use crate::zone::{Node, RRset, Zone};
 
 /// The name whose addresses a record asks for, if any.
@@ -38,7 +38,7 @@ fn push_addresses(node: &Node, owner: &Name, ans: &mut Answer) {
 /// Addresses for the targets of an answer RRset: only authoritative in-zone data, never
 /// glue or occluded names below a cut (NSD and BIND; Knot also adds names below a cut) and
 /// never other zones of the catalog (all three).
-pub(crate) fn for_answer(zone: &Zone, set: &RRset, ans: &mut Answer) {
+pub(crate) fn for_answer<Z: Nodes + ?Sized>(zone: &Z, set: &RRset, ans: &mut Answer) {
     if !wants_additional(set.rtype) {
         return;
     }
@@ -54,12 +54,32 @@ pub(crate) fn for_answer(zone: &Zone, set: &RRset, ans: &mut Answer) {
 /// The apex NS RRset in the authority section of a positive answer, with its addresses.
 /// NSD and BIND do this by default; Knot answers minimally. We follow the majority.
 pub(crate) fn apex_ns(zone: &Zone, owners: &Owners<'_>, ans: &mut Answer) {
-    let Some(ns) = zone.apex().get(RecordType::NS) else {
+    let Some(d) = derived::get(zone) else {
+        let Some(ns) = zone.apex().get(RecordType::NS) else {
+            return;
+        };
+        let owner = owners.apex();
+        ans.authorities.extend(ns.records_as(&owner));
+        for_answer(zone, ns, ans);
         return;
     };
-    let owner = owners.apex();
-    ans.authorities.extend(ns.records_as(&owner));
-    for_answer(zone, ns, ans);
+    if owners.is_lower() {
+        ans.authorities.extend_from_slice(&d.apex_ns);
+    } else {
+        let owner = owners.apex();
+        ans.authorities.extend(d.apex_ns.iter().map(|r| {
+            let mut r = r.clone();
+            r.name = owner.clone();
+            r
+        }));
+    }
+    let before = ans.additionals.len();
+    ans.additionals.reserve(d.apex_ns_additional.len());
+    for r in &d.apex_ns_additional {
+        if !ans.additionals[..before].iter().any(|x| x.name == r.name) {
+            ans.additionals.push(r.clone());
+        }
+    }
 }
 
 /// A referral: the cut's NS RRset in authority and, in additional, the glue below the cut

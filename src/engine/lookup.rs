@@ -16,6 +16,11 @@ pub(crate) trait Nodes {
     fn node(&self, name: &LowerName) -> Option<&Node>;
     fn apex(&self) -> &Node;
     fn origin_lower(&self) -> &LowerName;
+    /// Whether the apex owns a DNAME; asked on every query, so `Zone` answers it from
+    /// data derived once per version rather than with a lookup.
+    fn apex_dname(&self) -> bool {
+        self.apex().get(RecordType::DNAME).is_some()
+    }
 }
 
 impl Nodes for Zone {
@@ -27,6 +32,28 @@ impl Nodes for Zone {
     }
     fn origin_lower(&self) -> &LowerName {
         Zone::origin_lower(self)
+    }
+    fn apex_dname(&self) -> bool {
+        match super::derived::get(self) {
+            Some(d) => d.apex_dname,
+            None => self.apex().get(RecordType::DNAME).is_some(),
+        }
+    }
+}
+
+/// A zone seen without its derived data: the view `derived` builds that data through,
+/// so building never waits on itself.
+pub(crate) struct Plain<'z>(pub(crate) &'z Zone);
+
+impl Nodes for Plain<'_> {
+    fn node(&self, name: &LowerName) -> Option<&Node> {
+        self.0.node(name)
+    }
+    fn apex(&self) -> &Node {
+        self.0.apex()
+    }
+    fn origin_lower(&self) -> &LowerName {
+        self.0.origin_lower()
     }
 }
 
@@ -61,7 +88,7 @@ pub(crate) fn find<'z, Z: Nodes + ?Sized>(
 ) -> Found<'z> {
     let apex_labels = label_count(zone.origin_lower());
     let q_labels = label_count(qlower);
-    if q_labels > apex_labels && zone.apex().get(RecordType::DNAME).is_some() {
+    if q_labels > apex_labels && zone.apex_dname() {
         return Found::Dname {
             node: zone.apex(),
             labels: apex_labels,

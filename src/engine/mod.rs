@@ -19,6 +19,7 @@
 
 mod additional;
 mod any;
+mod derived;
 pub mod dname;
 mod lookup;
 mod negative;
@@ -60,6 +61,24 @@ pub struct Answer {
 }
 
 impl Answer {
+    /// Empties the answer for reuse, keeping the sections' allocations: a transport that
+    /// keeps one `Answer` per worker and calls [`resolve_into`] allocates nothing for
+    /// sections in the steady state.
+    pub fn reset(&mut self) {
+        self.rcode = ResponseCode::NoError;
+        self.authoritative = false;
+        self.answers.clear();
+        self.authorities.clear();
+        self.additionals.clear();
+        self.zone = None;
+        self.ede = None;
+    }
+
+    fn set_rcode_only(&mut self, rcode: ResponseCode) {
+        self.reset();
+        self.rcode = rcode;
+    }
+
     fn rcode_only(rcode: ResponseCode) -> Answer {
         Answer {
             rcode,
@@ -71,14 +90,27 @@ impl Answer {
 /// Answers a question from the most specific zone in `catalog`, or REFUSED when no zone
 /// contains the name.
 pub fn resolve(catalog: &Catalog, qname: &Name, qtype: RecordType, qclass: DNSClass) -> Answer {
+    let mut ans = Answer::default();
+    resolve_into(catalog, qname, qtype, qclass, &mut ans);
+    ans
+}
+
+/// [`resolve`] into a reused `Answer` (see [`Answer::reset`]).
+pub fn resolve_into(
+    catalog: &Catalog,
+    qname: &Name,
+    qtype: RecordType,
+    qclass: DNSClass,
+    ans: &mut Answer,
+) {
     let any_class = match qclass {
         DNSClass::IN => false,
         DNSClass::ANY => true,
-        _ => return Answer::rcode_only(ResponseCode::Refused),
+        _ => return ans.set_rcode_only(ResponseCode::Refused),
     };
     let qlower = LowerName::new(qname);
     let Some(mut handle) = catalog.find(&qlower) else {
-        return Answer::rcode_only(ResponseCode::Refused);
+        return ans.set_rcode_only(ResponseCode::Refused);
     };
     // The DS RRset of a zone lives in its parent (RFC 4035 §3.1.4.1): when we serve both,
     // the parent answers, as all three peers do.
@@ -92,14 +124,14 @@ pub fn resolve(catalog: &Catalog, qname: &Name, qtype: RecordType, qclass: DNSCl
     if handle.is_expired() {
         // RFC 1035 §4.3.5: an expired secondary must not answer from its data; EDE 24 is
         // "Invalid Data" (RFC 8914 §4.25).
-        let mut ans = Answer::rcode_only(ResponseCode::ServFail);
+        ans.set_rcode_only(ResponseCode::ServFail);
         ans.ede = Some(24);
-        return ans;
+        return;
     }
     let Some(zone) = handle.current() else {
-        return Answer::rcode_only(ResponseCode::ServFail);
+        return ans.set_rcode_only(ResponseCode::ServFail);
     };
-    let mut ans = query::answer_in_zone(&zone, qname, &qlower, qtype);
+    query::answer_in_zone(&zone, qname, &qlower, qtype, ans);
     if any_class {
         // RFC 1034 §6.2 (QCLASS=*): we cannot vouch for classes we do not serve, so the
         // answer is not authoritative. NSD, measured: AA clear, answer only, even on
@@ -115,7 +147,6 @@ pub fn resolve(catalog: &Catalog, qname: &Name, qtype: RecordType, qclass: DNSCl
             ans.additionals.clear();
         }
     }
-    ans
 }
 
 /// Answers a question from one zone snapshot. `qname` must be at or below the apex;
@@ -125,5 +156,7 @@ pub fn answer(zone: &Arc<Zone>, qname: &Name, qtype: RecordType) -> Answer {
     if !zone.origin_lower().zone_of(&qlower) {
         return Answer::rcode_only(ResponseCode::Refused);
     }
-    query::answer_in_zone(zone, qname, &qlower, qtype)
+    let mut ans = Answer::default();
+    query::answer_in_zone(zone, qname, &qlower, qtype, &mut ans);
+    ans
 }

@@ -1,22 +1,32 @@
 //! Negative answers: NXDOMAIN and NODATA carry the zone's SOA in the authority section
 //! so resolvers can cache the denial (RFC 2308 §3).
 
-use hickory_proto::rr::{RData, Record};
+use hickory_proto::rr::{Name, RData, Record};
 
-use super::Answer;
 use super::owner::Owners;
+use super::{Answer, derived};
 use crate::zone::Zone;
 
-/// Appends the apex SOA with TTL = min(SOA TTL, SOA MINIMUM) (RFC 2308 §5), the TTL all
-/// three peers put on it.
-pub(crate) fn add_soa(zone: &Zone, owners: &Owners<'_>, ans: &mut Answer) {
+/// The apex SOA under `owner` with TTL = min(SOA TTL, SOA MINIMUM) (RFC 2308 §5), the
+/// TTL all three peers put on it.
+pub(crate) fn soa_records(zone: &Zone, owner: &Name) -> Vec<Record> {
     let soa = zone.soa();
-    for rd in &soa.rdata {
-        let ttl = match rd {
-            RData::SOA(s) => soa.ttl.min(s.minimum),
-            _ => soa.ttl,
-        };
-        ans.authorities
-            .push(Record::from_rdata(owners.apex(), ttl, rd.clone()));
+    soa.rdata
+        .iter()
+        .map(|rd| {
+            let ttl = match rd {
+                RData::SOA(s) => soa.ttl.min(s.minimum),
+                _ => soa.ttl,
+            };
+            Record::from_rdata(owner.clone(), ttl, rd.clone())
+        })
+        .collect()
+}
+
+/// Appends the negative-answer SOA, spelled as the query spells the apex.
+pub(crate) fn add_soa(zone: &Zone, owners: &Owners<'_>, ans: &mut Answer) {
+    match derived::get(zone) {
+        Some(d) if owners.is_lower() => ans.authorities.extend_from_slice(&d.negative_soa),
+        _ => ans.authorities.extend(soa_records(zone, &owners.apex())),
     }
 }

@@ -20,14 +20,20 @@ pub(crate) struct Owners<'a> {
 }
 
 impl<'a> Owners<'a> {
-    pub(crate) fn new(zone: &'a Zone, qname: &'a Name, qlower: &LowerName) -> Self {
+    pub(crate) fn new(zone: &'a Zone, qname: &'a Name) -> Self {
         let apex_lower = zone.origin_lower();
         Owners {
             qname,
             apex_lower,
             apex_labels: label_count(apex_lower),
-            lower: qname.eq_case(qlower),
+            lower: is_lower(qname),
         }
+    }
+
+    /// True when the query name is all lower-case, so records owned by the lower-cased
+    /// apex can be reused as they are.
+    pub(crate) fn is_lower(&self) -> bool {
+        self.lower
     }
 
     /// The apex, spelled as in the query.
@@ -38,4 +44,11 @@ impl<'a> Owners<'a> {
             suffix(self.qname, self.apex_labels)
         }
     }
+}
+
+/// No upper-case ASCII letter in any label; cheaper than comparing with the lower-cased
+/// copy label by label.
+fn is_lower(name: &Name) -> bool {
+    name.iter()
+        .all(|label| !label.iter().any(u8::is_ascii_uppercase))
 }

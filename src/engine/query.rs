@@ -43,58 +43,57 @@ fn follow(zone: &Zone, target: Name, hops: usize, ans: &Answer) -> Next {
     Next::Continue(target, lower)
 }
 
-/// Answers `qname` (lower-cased once by the caller as `qlower`) from `zone`.
+/// Answers `qname` (lower-cased once by the caller as `qlower`) from `zone` into `ans`,
+/// whose buffers are reused.
 pub(crate) fn answer_in_zone(
     zone: &Arc<Zone>,
     qname: &Name,
     qlower: &LowerName,
     qtype: RecordType,
-) -> Answer {
-    let mut ans = Answer {
-        rcode: ResponseCode::NoError,
-        authoritative: true,
-        zone: Some(Arc::clone(zone)),
-        ..Answer::default()
-    };
-    let owners = Owners::new(zone, qname, qlower);
+    ans: &mut Answer,
+) {
+    ans.reset();
+    ans.authoritative = true;
+    ans.zone = Some(Arc::clone(zone));
+    let owners = Owners::new(zone, qname);
     let mut cur: Cow<'_, Name> = Cow::Borrowed(qname);
     let mut cur_lower: Cow<'_, LowerName> = Cow::Borrowed(qlower);
     let mut hops = 0usize;
     loop {
         let next = match lookup::find(&**zone, &cur_lower, qtype) {
             Found::Exact(node) | Found::Wildcard(node) => {
-                match at_node(zone, node, &cur, qtype, &owners, &mut ans) {
-                    Some(target) => follow(zone, target, hops, &ans),
-                    None => return ans,
+                match at_node(zone, node, &cur, qtype, &owners, ans) {
+                    Some(target) => follow(zone, target, hops, ans),
+                    None => return,
                 }
             }
             Found::Cut { node, labels } => {
                 // A referral after an in-zone alias keeps AA for the alias (all peers).
                 ans.authoritative = !ans.answers.is_empty();
-                additional::referral(zone, node, labels, &cur, &mut ans);
-                return ans;
+                additional::referral(zone, node, labels, &cur, ans);
+                return;
             }
             Found::Dname { node, labels } => match dname::substitute(node, labels, &cur) {
                 dname::Substitution::Rewritten { dname, cname, next } => {
                     ans.answers.push(dname);
                     ans.answers.push(cname);
-                    follow(zone, next, hops, &ans)
+                    follow(zone, next, hops, ans)
                 }
                 dname::Substitution::TooLong { dname } => {
                     ans.answers.push(dname);
                     ans.rcode = ResponseCode::YXDomain;
-                    return ans;
+                    return;
                 }
                 dname::Substitution::Broken => {
                     ans.rcode = ResponseCode::ServFail;
-                    return ans;
+                    return;
                 }
             },
             Found::NxDomain => {
                 // Also after an alias: the rcode describes the last name (RFC 6604).
                 ans.rcode = ResponseCode::NXDomain;
-                negative::add_soa(zone, &owners, &mut ans);
-                return ans;
+                negative::add_soa(zone, &owners, ans);
+                return;
             }
         };
         match next {
@@ -103,7 +102,7 @@ pub(crate) fn answer_in_zone(
                 cur_lower = Cow::Owned(lower);
                 hops += 1;
             }
-            Next::Stop => return ans,
+            Next::Stop => return,
         }
     }
 }
