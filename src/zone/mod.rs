@@ -25,11 +25,11 @@ pub enum ZoneError {
     #[error("zone {0}: more than one SOA record at the apex")]
     MultipleSoa(Name),
     #[error("zone {zone}: {name} is out of zone")]
-    OutOfZone { zone: Name, name: Name },
+    OutOfZone { zone: Name, name: Box<Name> },
     #[error("zone {zone}: {name} has a class other than IN ({class})")]
     BadClass {
         zone: Name,
-        name: Name,
+        name: Box<Name>,
         class: DNSClass,
     },
 }
@@ -108,7 +108,7 @@ impl Zone {
             if rec.dns_class != DNSClass::IN {
                 return Err(ZoneError::BadClass {
                     zone: origin.clone(),
-                    name: rec.name.clone(),
+                    name: Box::new(rec.name.clone()),
                     class: rec.dns_class,
                 });
             }
@@ -116,7 +116,7 @@ impl Zone {
             if !origin_lower.zone_of(&key) {
                 return Err(ZoneError::OutOfZone {
                     zone: origin.clone(),
-                    name: rec.name.clone(),
+                    name: Box::new(rec.name.clone()),
                 });
             }
             let rtype = rec.record_type();
@@ -224,7 +224,7 @@ impl Zone {
             let mut sets: Vec<&Arc<RRset>> = node
                 .rrsets
                 .iter()
-                .filter(|s| !(s.rtype == RecordType::SOA))
+                .filter(|s| s.rtype != RecordType::SOA)
                 .collect();
             sets.sort_by_key(|s| u16::from(s.rtype));
             out.extend(sets);
