@@ -394,7 +394,7 @@ impl Model {
         for t in &mut self.tracks {
             // A resolver already showing the same answer keeps its time: an unrelated
             // serial bump does not make its cache any staler.
-            if !(t.spec.role.is_resolver() && !answer_changed) {
+            if !t.spec.role.is_resolver() || answer_changed {
                 t.current_since = None;
             }
         }
