@@ -4,7 +4,9 @@
 //! It speaks only DNS, so it works against any server. `model` is the sans-IO core;
 //! `probe` and `discover` move bytes; `render` draws.
 
+pub mod discover;
 pub mod model;
+pub mod probe;
 
 pub use model::{
     AnswerData, Delay, Model, Observation, OldAnswersBound, Outcome, Reply, Role, Row,
