@@ -7,6 +7,8 @@
 pub mod discover;
 pub mod model;
 pub mod probe;
+pub mod render;
+pub mod topology;
 
 pub use model::{
     AnswerData, Delay, Model, Observation, OldAnswersBound, Outcome, Reply, Role, Row,
