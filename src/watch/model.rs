@@ -220,6 +220,8 @@ pub struct Row {
 /// How long stale answers can survive in the watched caches.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OldAnswersBound {
+    /// No answer seen yet, so nothing to call old.
+    NoAnswer,
     /// No watched server holds an old answer.
     Gone,
     /// Every watched resolver holding an old answer must drop it within this time.
@@ -534,7 +536,7 @@ impl Model {
     /// hands out an old answer, since a cache that expires before then can refill with it.
     fn old_answers_bound(&self, rows: &[Row]) -> OldAnswersBound {
         let Some(target) = &self.target else {
-            return OldAnswersBound::Gone;
+            return OldAnswersBound::NoAnswer;
         };
         let serving_old = rows
             .iter()

@@ -88,7 +88,7 @@ impl<W: Write> Renderer for JsonRenderer<W> {
         let old = match &view.old_answers {
             OldAnswersBound::Gone => json!(0),
             OldAnswersBound::Within(d) => json!(d.as_secs()),
-            OldAnswersBound::Unknown { .. } => Value::Null,
+            OldAnswersBound::Unknown { .. } | OldAnswersBound::NoAnswer => Value::Null,
         };
         let v = json!({
             "event": "round",

@@ -99,6 +99,7 @@ pub fn header_lines(title: &str, view: &View) -> Vec<String> {
         None => "no change seen since start".to_string(),
     };
     let old = match &view.old_answers {
+        OldAnswersBound::NoAnswer => "old answers: -".to_string(),
         OldAnswersBound::Gone => "old answers gone".to_string(),
         OldAnswersBound::Within(d) => format!("old answers gone in <= {}", fmt_duration(*d)),
         OldAnswersBound::Unknown { serving_old } => format!(
