@@ -53,6 +53,10 @@ pub struct WatchArgs {
     /// Exit 0 as soon as every server shows the newest answer, 1 at --timeout.
     #[arg(long)]
     pub until_converged: bool,
+    /// Count convergence only once a change was seen while watching: start the watch,
+    /// then make the edit, and the delays are measured from the first sighting of it.
+    #[arg(long)]
+    pub after_change: bool,
     /// Stop watching after this long.
     #[arg(long, value_parser = humantime::parse_duration)]
     pub timeout: Option<Duration>,
@@ -224,11 +228,12 @@ async fn watch(args: WatchArgs) -> anyhow::Result<i32> {
         model.end_round(now);
         let view = model.view(now);
         renderer.round(&view, now)?;
-        if view.converged && !was_converged {
+        let converged = view.converged && (!args.after_change || model.change_seen());
+        if converged && !was_converged {
             renderer.converged(&view, &model, now)?;
         }
-        was_converged = view.converged;
-        if args.until_converged && view.converged {
+        was_converged = converged;
+        if args.until_converged && converged {
             break 0;
         }
         if args.once {

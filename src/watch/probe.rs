@@ -166,7 +166,7 @@ async fn exchange_tcp(
     }
 }
 
-fn option<'a>(msg: &'a Message, code: u16) -> Option<&'a [u8]> {
+fn option(msg: &Message, code: u16) -> Option<&[u8]> {
     match msg.edns.as_ref()?.option(EdnsCode::from(code))? {
         EdnsOption::Unknown(_, data) => Some(data),
         _ => None,
