@@ -199,8 +199,7 @@ async fn watch(args: WatchArgs) -> anyhow::Result<i32> {
     tokio::pin!(deadline);
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
-    let mut poll = tokio::time::interval(args.interval);
-    poll.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut next_round = start;
     let mut redraw = tokio::time::interval(Duration::from_millis(500));
     redraw.set_missed_tick_behavior(MissedTickBehavior::Skip);
     let mut was_converged = false;
@@ -213,8 +212,9 @@ async fn watch(args: WatchArgs) -> anyhow::Result<i32> {
                 renderer.tick(&model.view(now), now)?;
                 continue;
             }
-            _ = poll.tick() => {}
+            _ = tokio::time::sleep_until(next_round) => {}
         }
+        let round_start = Instant::now();
         let observations = tokio::select! {
             obs = prober.probe_round(&servers, &target) => obs,
             _ = &mut ctrl_c => break unconverged_code,
@@ -226,6 +226,7 @@ async fn watch(args: WatchArgs) -> anyhow::Result<i32> {
         }
         let now = Instant::now().into_std();
         model.end_round(now);
+        next_round = round_start + model.poll_interval(now, args.interval);
         let view = model.view(now);
         renderer.round(&view, now)?;
         let converged = view.converged && (!args.after_change || model.change_seen());

@@ -9,6 +9,10 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+/// How long after a change fast polling lasts, and its interval.
+pub const BURST_WINDOW: Duration = Duration::from_secs(3);
+pub const BURST_INTERVAL: Duration = Duration::from_millis(20);
+
 /// What a server is for, which decides how it is queried and what "current" means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -555,6 +559,26 @@ impl Model {
         match longest {
             None => OldAnswersBound::Gone,
             Some(secs) => OldAnswersBound::Within(Duration::from_secs(u64::from(secs))),
+        }
+    }
+
+    /// The time until the next polling round. Right after a change is first seen, while
+    /// authoritative servers are still behind, it polls fast for a short while: transfers
+    /// take milliseconds, and one-second polling would report them all as 0 or 1 s. The
+    /// window keeps that from hammering a server that stays behind for long.
+    pub fn poll_interval(&self, now: Instant, base: Duration) -> Duration {
+        let Some(target) = self.target.as_ref().filter(|t| t.changed_during_watch) else {
+            return base;
+        };
+        let recent = now.saturating_duration_since(target.first_seen) < BURST_WINDOW;
+        let auth_behind = self
+            .tracks
+            .iter()
+            .any(|t| !t.spec.role.is_resolver() && self.state(t) != State::Current);
+        if recent && auth_behind {
+            base.min(BURST_INTERVAL)
+        } else {
+            base
         }
     }
 

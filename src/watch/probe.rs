@@ -279,8 +279,25 @@ pub async fn probe_authoritative(
         Ok(x) => x,
         Err(e) => return (Outcome::Unreachable(e.to_string()), None),
     };
-    let soa_reply = soa_reply.ok();
-    let soa_record = soa_reply.as_ref().and_then(|x| soa(&x.message));
+    let mut soa_reply = soa_reply.ok();
+    let mut soa_record = soa_reply.as_ref().and_then(|x| soa(&x.message));
+    // Servers send EXPIRE only for an SOA query at the apex: once the first negative
+    // answer names the apex, ask there at once rather than a round later.
+    if apex.is_none()
+        && let Some((owner, _, _)) = &soa_record
+        && owner != &target.name
+    {
+        let at_apex = Question {
+            name: owner.clone(),
+            ..soa_q
+        };
+        if let Ok(x) = exchange(addr, &at_apex, target.timeout).await
+            && let Some(record) = soa(&x.message)
+        {
+            soa_record = Some(record);
+            soa_reply = Some(x);
+        }
+    }
     let (serial, serial_source) = match zoneversion_serial(&record.message) {
         Some(s) => (Some(s), Some(SerialSource::ZoneVersion)),
         None => match soa_record.as_ref().or(soa(&record.message).as_ref()) {

@@ -463,3 +463,39 @@ fn nxdomain_is_an_answer_like_any_other() {
     assert_eq!(state(&v, S1), State::Behind);
     assert_eq!(v.distinct_answers, 2);
 }
+
+#[test]
+fn polls_fast_right_after_a_change_while_secondaries_lag() {
+    let t0 = Instant::now();
+    let base = Duration::from_secs(1);
+    let mut m = lab();
+    let all = |m: &mut Model, at, p, s| {
+        round(
+            m,
+            at,
+            vec![
+                (P, auth_reply("192.0.2.1", p)),
+                (S1, auth_reply("192.0.2.1", s)),
+                (S2, auth_reply("192.0.2.1", s)),
+                (R, resolver_reply("192.0.2.1", 50)),
+            ],
+        )
+    };
+    all(&mut m, t0, 1, 1);
+    assert_eq!(
+        m.poll_interval(t0 + ms(20), base),
+        base,
+        "no change, no hurry"
+    );
+    let t1 = t0 + base;
+    all(&mut m, t1, 2, 1);
+    assert_eq!(m.poll_interval(t1 + ms(20), base), BURST_INTERVAL);
+    // Past the window it falls back, even though the secondaries still lag.
+    assert_eq!(m.poll_interval(t1 + BURST_WINDOW + ms(1), base), base);
+    // Caught up: back to the base interval at once.
+    let t2 = t1 + ms(40);
+    all(&mut m, t2, 2, 2);
+    assert_eq!(m.poll_interval(t2 + ms(20), base), base);
+    // A base interval shorter than the burst one is kept.
+    assert_eq!(m.poll_interval(t1 + ms(20), ms(5)), ms(5));
+}

@@ -90,7 +90,9 @@ impl Renderer for LiveRenderer {
     }
 
     fn converged(&mut self, view: &View, model: &Model, _now: Instant) -> io::Result<()> {
-        self.delays = Some(delay_lines(model));
+        if model.change_seen() {
+            self.delays = Some(delay_lines(model));
+        }
         self.draw(view)
     }
 
@@ -103,7 +105,7 @@ impl Renderer for LiveRenderer {
         {
             writeln!(out, "{line}")?;
         }
-        if view.converged {
+        if view.converged && model.change_seen() {
             for line in delay_lines(model) {
                 writeln!(out, "{line}")?;
             }

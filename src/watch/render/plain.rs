@@ -106,6 +106,10 @@ impl<W: Write> Renderer for PlainRenderer<W> {
     }
 
     fn converged(&mut self, _view: &View, model: &Model, now: Instant) -> io::Result<()> {
+        // Agreement from the start is already said by the header; delays need a change.
+        if !model.change_seen() {
+            return Ok(());
+        }
         let stamp = self.stamp(now);
         for line in delay_lines(model) {
             writeln!(self.out, "{stamp} {line}")?;
