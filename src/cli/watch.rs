@@ -41,7 +41,8 @@ pub struct WatchArgs {
     /// Time between polling rounds.
     #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
     pub interval: Duration,
-    /// Timeout of each query; defaults to the interval, at most 2s.
+    /// Timeout of each query; defaults to the interval, within 500ms..2s. A round lasts
+    /// until its slowest server answers or times out.
     #[arg(long, value_parser = humantime::parse_duration)]
     pub query_timeout: Option<Duration>,
     /// Poll once, print a snapshot and exit.
@@ -165,9 +166,10 @@ async fn watch(args: WatchArgs) -> anyhow::Result<i32> {
     if args.interval.is_zero() {
         bail!("--interval must be more than zero");
     }
-    let timeout = args
-        .query_timeout
-        .unwrap_or_else(|| args.interval.min(Duration::from_secs(2)));
+    let timeout = args.query_timeout.unwrap_or_else(|| {
+        args.interval
+            .clamp(Duration::from_millis(500), Duration::from_secs(2))
+    });
     let servers = gather_servers(&args, &qname, timeout).await?;
     let title = format!("{qname} {rtype}");
     let start = Instant::now();

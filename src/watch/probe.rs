@@ -401,3 +401,107 @@ impl Prober {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hickory_proto::rr::Record;
+    use hickory_proto::rr::rdata::{A, CNAME};
+
+    fn n(s: &str) -> Name {
+        Name::from_ascii(s).unwrap()
+    }
+
+    fn response() -> Message {
+        let mut m = Message::new(1, MessageType::Response, OpCode::Query);
+        m.add_query(Query::query(n("www.example."), RecordType::A));
+        m
+    }
+
+    #[test]
+    fn cname_chains_are_part_of_the_answer_and_order_does_not_matter() {
+        let mut m = response();
+        m.add_answer(Record::from_rdata(
+            n("web.example."),
+            30,
+            RData::A(A::new(192, 0, 2, 9)),
+        ));
+        m.add_answer(Record::from_rdata(
+            n("www.example."),
+            60,
+            RData::CNAME(CNAME(n("web.example."))),
+        ));
+        let (answer, ttl) = digest_answer(&n("www.example."), RecordType::A, &m);
+        assert_eq!(
+            answer,
+            Some(AnswerData::Records(vec![
+                "CNAME web.example.".into(),
+                "web.example. A 192.0.2.9".into()
+            ]))
+        );
+        assert_eq!(
+            ttl,
+            Some(30),
+            "the chain lives as long as its shortest link"
+        );
+        let mut nodata = response();
+        nodata.add_answer(Record::from_rdata(
+            n("www.example."),
+            60,
+            RData::A(A::new(1, 2, 3, 4)),
+        ));
+        let (answer, _) = digest_answer(&n("www.example."), RecordType::AAAA, &nodata);
+        assert_eq!(answer, Some(AnswerData::NoData));
+    }
+
+    #[test]
+    fn malformed_options_are_ignored() {
+        let with = |code: u16, data: Vec<u8>| {
+            let mut m = response();
+            let mut edns = Edns::new();
+            edns.options_mut().insert(EdnsOption::Unknown(code, data));
+            m.set_edns(edns);
+            m
+        };
+        assert_eq!(
+            zoneversion_serial(&with(OPT_ZONEVERSION, vec![2, 0, 0, 0, 0, 42])),
+            Some(42)
+        );
+        // Another version type, a short one, an empty one: no serial, and no panic.
+        assert_eq!(
+            zoneversion_serial(&with(OPT_ZONEVERSION, vec![2, 1, 0, 0, 0, 42])),
+            None
+        );
+        assert_eq!(
+            zoneversion_serial(&with(OPT_ZONEVERSION, vec![2, 0, 1])),
+            None
+        );
+        assert_eq!(zoneversion_serial(&with(OPT_ZONEVERSION, vec![])), None);
+        assert_eq!(expire(&with(OPT_EXPIRE, vec![0, 0, 1, 0])), Some(256));
+        assert_eq!(expire(&with(OPT_EXPIRE, vec![0, 1])), None);
+        assert_eq!(expire(&response()), None);
+    }
+
+    #[test]
+    fn query_carries_flags_and_empty_options() {
+        let q = Question {
+            name: n("www.example."),
+            rtype: RecordType::SOA,
+            recursion: true,
+            options: vec![OPT_ZONEVERSION, OPT_EXPIRE],
+        };
+        let m = Message::from_vec(&build_query(4242, &q).unwrap()).unwrap();
+        assert_eq!(m.metadata.id, 4242);
+        assert!(m.metadata.recursion_desired);
+        let opts = m.edns.as_ref().unwrap().options().as_ref().to_vec();
+        let codes: Vec<u16> = opts.iter().map(|(c, _)| u16::from(*c)).collect();
+        assert_eq!(codes, vec![OPT_ZONEVERSION, OPT_EXPIRE]);
+        assert!(opts.iter().all(|(_, o)| o.is_empty()));
+        assert!(answers(4242, &q, &{
+            let mut r = m.clone();
+            r.metadata.message_type = MessageType::Response;
+            r
+        }));
+        assert!(!answers(4242, &q, &m), "a query is not a reply");
+    }
+}
