@@ -6,6 +6,7 @@
 
 pub mod discover;
 pub mod model;
+pub mod observation;
 pub mod probe;
 pub mod render;
 pub mod topology;
