@@ -6,11 +6,29 @@
 use std::io::{self, Write};
 use std::time::Instant;
 
-use crossterm::style::{Attribute, SetAttribute};
+use crossterm::style::{Attribute, Color, ResetColor, SetAttribute, SetForegroundColor};
 use crossterm::{cursor, execute, queue, terminal};
 
 use super::{Renderer, delay_lines, header_lines, table_lines};
-use crate::watch::model::{Model, View};
+use crate::watch::model::{Model, State, View};
+
+#[derive(Clone, Copy)]
+enum Style {
+    Plain,
+    Bold,
+    Color(Color),
+}
+
+fn style(state: &State) -> Style {
+    match state {
+        State::Pending => Style::Plain,
+        State::Current => Style::Color(Color::Green),
+        State::Behind | State::StaleCache => Style::Color(Color::Yellow),
+        State::NotAuthoritative | State::Error(_) | State::Unreachable(_) => {
+            Style::Color(Color::Red)
+        }
+    }
+}
 
 pub struct LiveRenderer {
     out: io::Stdout,
@@ -40,33 +58,32 @@ impl LiveRenderer {
             cursor::MoveTo(0, 0),
             terminal::Clear(terminal::ClearType::All)
         )?;
-        let mut lines: Vec<(String, bool)> = header_lines(&self.title, view)
+        // Each line with its style: bold for the header, a color per server state.
+        let mut lines: Vec<(String, Style)> = header_lines(&self.title, view)
             .into_iter()
-            .map(|l| (l, true))
+            .map(|l| (l, Style::Bold))
             .collect();
-        lines.push((String::new(), false));
-        lines.extend(
-            table_lines(view, answer_width)
-                .into_iter()
-                .map(|l| (l, false)),
-        );
+        lines.push((String::new(), Style::Plain));
+        let table = table_lines(view, answer_width);
+        let styles = std::iter::once(Style::Plain).chain(view.rows.iter().map(|r| style(&r.state)));
+        lines.extend(table.into_iter().zip(styles));
         if let Some(delays) = &self.delays {
-            lines.push((String::new(), false));
-            lines.extend(delays.iter().cloned().map(|l| (l, false)));
+            lines.push((String::new(), Style::Plain));
+            lines.extend(delays.iter().cloned().map(|l| (l, Style::Plain)));
         }
-        lines.push((String::new(), false));
-        lines.push(("Ctrl-C to quit".to_string(), false));
-        for (i, (line, bold)) in lines.iter().take(usize::from(height)).enumerate() {
+        lines.push((String::new(), Style::Plain));
+        lines.push(("Ctrl-C to quit".to_string(), Style::Plain));
+        for (i, (line, style)) in lines.iter().take(usize::from(height)).enumerate() {
             let clipped: String = line.chars().take(usize::from(width)).collect();
             let row = u16::try_from(i).unwrap_or(u16::MAX);
             queue!(self.out, cursor::MoveTo(0, row))?;
-            if *bold {
-                queue!(self.out, SetAttribute(Attribute::Bold))?;
+            match style {
+                Style::Plain => {}
+                Style::Bold => queue!(self.out, SetAttribute(Attribute::Bold))?,
+                Style::Color(c) => queue!(self.out, SetForegroundColor(*c))?,
             }
             write!(self.out, "{clipped}")?;
-            if *bold {
-                queue!(self.out, SetAttribute(Attribute::Reset))?;
-            }
+            queue!(self.out, SetAttribute(Attribute::Reset), ResetColor)?;
         }
         self.out.flush()
     }
