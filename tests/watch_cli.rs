@@ -155,8 +155,8 @@ fn once_json_reports_each_server() {
 
 #[test]
 fn until_converged_reports_each_delay_and_the_resolver_countdown() {
-    // Round by round: the primary changes at round 3, the secondary at round 5, the
-    // resolver's cache holds the old answer until round 8.
+    // By the number of queries each got: the primary changes at its 3rd, the secondary
+    // at its 5th, the resolver's cache holds the old answer until its 8th.
     let primary = flipping_auth(3);
     let secondary = flipping_auth(5);
     let resolver = flipping_resolver(8);
@@ -193,24 +193,57 @@ fn until_converged_reports_each_delay_and_the_resolver_countdown() {
     );
     let lines = json_lines(&out);
     let rounds = events(&lines, "round");
-    assert_eq!(rounds.len(), 8, "stops at the round that converged");
-    // Converged at the start (all old), then not from the change until round 8.
-    assert_eq!(rounds[0]["converged"], true);
-    assert!(rounds[2..7].iter().all(|r| r["converged"] == false));
-    // Rounds 5-7: every authoritative server is current, the resolver's stale answer
-    // bounds how long old answers can last, and that bound counts down.
-    let bounds: Vec<u64> = rounds[4..7]
+    // Rounds are not asserted one by one: a reply late for its round (a loaded machine)
+    // is taken in the next one. What each round says must hold whatever the timing.
+    let state = |r: &Value, server: &str| {
+        r["states"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["server"] == server)
+            .map(|s| s["state"].as_str().unwrap_or("").to_string())
+            .unwrap()
+    };
+    assert_eq!(rounds[0]["converged"], true, "all old at the start");
+    assert_eq!(rounds[0]["newest_serial"], 1);
+    let last = rounds.last().unwrap();
+    assert_eq!(last["converged"], true);
+    assert_eq!(last["newest_serial"], 2);
+    let after_change: Vec<&&Value> = rounds.iter().filter(|r| r["newest_serial"] == 2).collect();
+    assert!(
+        after_change[..after_change.len() - 1]
+            .iter()
+            .all(|r| r["converged"] == false)
+    );
+    // While the secondary still serves the old answer, caches can refill: no bound.
+    let secondary_behind: Vec<&&&Value> = after_change
         .iter()
+        .filter(|r| state(r, "secondary") == "behind")
+        .collect();
+    assert!(!secondary_behind.is_empty());
+    assert!(
+        secondary_behind
+            .iter()
+            .all(|r| r["old_answers_gone_within_s"].is_null())
+    );
+    // Once every authoritative server is current, the resolver's stale answer bounds how
+    // long old answers last, and the bound counts down.
+    let bounds: Vec<u64> = after_change
+        .iter()
+        .filter(|r| state(r, "secondary") == "current" && state(r, "resolver") == "stale-cache")
         .map(|r| r["old_answers_gone_within_s"].as_u64().expect("a bound"))
         .collect();
-    assert!(bounds.windows(2).all(|w| w[0] > w[1]), "{bounds:?}");
-    // Rounds 3-4: the secondary still serves the old answer, so no bound yet.
-    assert!(rounds[2]["old_answers_gone_within_s"].is_null());
+    assert!(!bounds.is_empty());
+    assert!(bounds.windows(2).all(|w| w[0] >= w[1]), "{bounds:?}");
+    assert!(bounds[0] > 0 && bounds[0] < 60, "{bounds:?}");
     let stale = events(&lines, "observation")
         .into_iter()
         .filter(|o| o["server"] == "resolver" && o["state"] == "stale-cache")
         .count();
-    assert_eq!(stale, 5, "stale from the change (round 3) to round 7");
+    assert!(
+        stale >= 3,
+        "stale from the change until its 8th query: {stale}"
+    );
 
     let converged = events(&lines, "converged");
     assert_eq!(converged.len(), 1);

@@ -363,3 +363,48 @@ fn server_queries_have_rd(r: &Responder) -> bool {
     let q = r.queries();
     !q.is_empty() && q.iter().all(|(m, _)| m.metadata.recursion_desired)
 }
+
+#[tokio::test]
+async fn a_slow_server_does_not_hold_back_the_others() {
+    let fast = Responder::udp(auth_handler(5, true));
+    let silent = Responder::udp(Arc::new(|_: &Message, _| vec![]));
+    let servers = vec![
+        ServerSpec {
+            name: "fast".into(),
+            role: Role::Auth,
+            addr: fast.addr,
+        },
+        ServerSpec {
+            name: "silent".into(),
+            role: Role::Auth,
+            addr: silent.addr,
+        },
+    ];
+    let mut prober = Prober::new();
+    let mut t = target("www.example.");
+    t.timeout = Duration::from_millis(400);
+    prober.start_round(&servers, &t);
+    // Collect until the fast one answered: the silent one stays in flight.
+    let first = prober
+        .collect(Some(
+            tokio::time::Instant::now() + Duration::from_millis(200),
+        ))
+        .await;
+    assert_eq!(first.iter().map(|o| o.server).collect::<Vec<_>>(), vec![0]);
+    // The next round asks the fast server again but not the one still in flight.
+    prober.start_round(&servers, &t);
+    let rest = prober.collect(None).await;
+    let mut servers_seen: Vec<usize> = rest.iter().map(|o| o.server).collect();
+    servers_seen.sort();
+    assert_eq!(servers_seen, vec![0, 1]);
+    let silent_queries = silent
+        .queries()
+        .iter()
+        .filter(|(q, _)| q.queries[0].query_type() == RecordType::A)
+        .count();
+    assert_eq!(silent_queries, 1, "never asked twice at once");
+    assert!(matches!(
+        &rest.iter().find(|o| o.server == 1).unwrap().outcome,
+        Outcome::Unreachable(e) if e.contains("timeout")
+    ));
+}

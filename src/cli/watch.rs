@@ -41,8 +41,8 @@ pub struct WatchArgs {
     /// Time between polling rounds.
     #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
     pub interval: Duration,
-    /// Timeout of each query; defaults to the interval, within 500ms..2s. A round lasts
-    /// until its slowest server answers or times out.
+    /// Timeout of each query; defaults to the interval, within 500ms..2s. A server
+    /// slower than the interval is asked again only once it answered or timed out.
     #[arg(long, value_parser = humantime::parse_duration)]
     pub query_timeout: Option<Duration>,
     /// Poll once, print a snapshot and exit.
@@ -202,6 +202,7 @@ async fn watch(args: WatchArgs) -> anyhow::Result<i32> {
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
     let mut next_round = start;
+    let mut interval = args.interval;
     let mut redraw = tokio::time::interval(Duration::from_millis(500));
     redraw.set_missed_tick_behavior(MissedTickBehavior::Skip);
     let mut was_converged = false;
@@ -217,8 +218,16 @@ async fn watch(args: WatchArgs) -> anyhow::Result<i32> {
             _ = tokio::time::sleep_until(next_round) => {}
         }
         let round_start = Instant::now();
+        // A round waits for every server, except that a watch that goes on does not let
+        // one slow server hold back the next round: its reply is taken when it comes.
+        prober.start_round(&servers, &target);
+        let wait = if args.once {
+            None
+        } else {
+            Some(round_start + interval)
+        };
         let observations = tokio::select! {
-            obs = prober.probe_round(&servers, &target) => obs,
+            obs = prober.collect(wait) => obs,
             _ = &mut ctrl_c => break unconverged_code,
             _ = &mut deadline => break unconverged_code,
         };
@@ -228,7 +237,8 @@ async fn watch(args: WatchArgs) -> anyhow::Result<i32> {
         }
         let now = Instant::now().into_std();
         model.end_round(now);
-        next_round = round_start + model.poll_interval(now, args.interval);
+        interval = model.poll_interval(now, args.interval);
+        next_round = round_start + interval;
         let view = model.view(now);
         renderer.round(&view, now)?;
         let converged = view.converged && (!args.after_change || model.change_seen());

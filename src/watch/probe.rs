@@ -346,10 +346,16 @@ pub async fn probe_resolver(addr: SocketAddr, target: &Target) -> Outcome {
     }
 }
 
-/// Per-server memory across rounds: the apex each authoritative server told us.
-#[derive(Debug, Clone, Default)]
+type ProbeResult = (usize, Instant, Outcome, Option<Name>);
+
+/// Per-server memory across rounds: the apex each authoritative server told us, and
+/// the probes still in flight, so that a slow server holds back neither the others nor
+/// the next round, and is never asked twice at once.
+#[derive(Debug, Default)]
 pub struct Prober {
     apexes: Vec<Option<Name>>,
+    in_flight: Vec<bool>,
+    tasks: JoinSet<ProbeResult>,
 }
 
 impl Prober {
@@ -357,22 +363,24 @@ impl Prober {
         Prober::default()
     }
 
-    /// Queries every server concurrently; each query is bounded by `target.timeout`, so
-    /// the round is too. Observations come back ordered by the time their reply arrived,
-    /// which is the order in which the model must see them.
-    pub async fn probe_round(
-        &mut self,
-        servers: &[ServerSpec],
-        target: &Target,
-    ) -> Vec<Observation> {
+    /// Starts a probe of every server that has none in flight; each is bounded by
+    /// `target.timeout`.
+    pub fn start_round(&mut self, servers: &[ServerSpec], target: &Target) {
         self.apexes.resize(servers.len(), None);
-        let mut tasks = JoinSet::new();
+        self.in_flight.resize(servers.len(), false);
         for (i, server) in servers.iter().enumerate() {
+            let Some(flying) = self.in_flight.get_mut(i) else {
+                continue;
+            };
+            if *flying {
+                continue;
+            }
+            *flying = true;
             let target = target.clone();
             let addr = server.addr;
             let resolver = server.role.is_resolver();
             let apex = self.apexes.get(i).cloned().flatten();
-            tasks.spawn(async move {
+            self.tasks.spawn(async move {
                 let (outcome, apex) = if resolver {
                     (probe_resolver(addr, &target).await, None)
                 } else {
@@ -381,11 +389,30 @@ impl Prober {
                 (i, Instant::now(), outcome, apex)
             });
         }
-        let mut out = Vec::with_capacity(servers.len());
-        while let Some(joined) = tasks.join_next().await {
+    }
+
+    /// Collects finished probes until none is in flight or `deadline` passes. Those
+    /// still running are collected by a later call. Observations come back ordered by
+    /// the time their reply arrived, which is the order in which the model must see them.
+    pub async fn collect(&mut self, deadline: Option<Instant>) -> Vec<Observation> {
+        let mut out = Vec::new();
+        loop {
+            let next = match deadline {
+                Some(d) => match tokio::time::timeout_at(d, self.tasks.join_next()).await {
+                    Ok(next) => next,
+                    Err(_) => break,
+                },
+                None => self.tasks.join_next().await,
+            };
+            let Some(joined) = next else { break };
             let Ok((i, at, outcome, apex)) = joined else {
+                // A probe task cannot panic on network input; if one died anyway, the
+                // server's slot stays busy rather than guessing which one it was.
                 continue;
             };
+            if let Some(flying) = self.in_flight.get_mut(i) {
+                *flying = false;
+            }
             if let Some(apex) = apex
                 && let Some(slot) = self.apexes.get_mut(i)
             {
@@ -399,6 +426,17 @@ impl Prober {
         }
         out.sort_by_key(|o| o.at);
         out
+    }
+
+    /// One full round: asks every server and waits for all of them (each bounded by
+    /// `target.timeout`).
+    pub async fn probe_round(
+        &mut self,
+        servers: &[ServerSpec],
+        target: &Target,
+    ) -> Vec<Observation> {
+        self.start_round(servers, target);
+        self.collect(None).await
     }
 }
 
