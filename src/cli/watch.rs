@@ -1,5 +1,18 @@
 //! `zonecast watch NAME [TYPE]`: gathers the servers (named, from a topology file, or
 //! discovered), then polls them every interval and feeds the model and a renderer.
+//!
+//! ```text
+//! zonecast watch www.example.com                      # discover via /etc/resolv.conf
+//! zonecast watch www.lab.test --resolver 127.0.0.44:5300 --port 5300   # a lab
+//! zonecast watch www.lab.test AAAA --server 127.0.0.10:5300 --server 127.0.0.11:5300
+//! zonecast watch www.lab.test --topology zones/topology.toml --json --until-converged \
+//!     --after-change --timeout 30s                    # start, then edit: exit 0 or 1
+//! ```
+//!
+//! Output: a live table on a terminal, change lines when piped, JSON lines with `--json`
+//! (see `watch::render::json`). Exit codes: 0, or 1 when `--until-converged` did not
+//! converge before `--timeout` or Ctrl-C; errors in the arguments or discovery exit 1
+//! with a message.
 
 use std::io::IsTerminal;
 use std::net::{IpAddr, SocketAddr};

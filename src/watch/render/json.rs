@@ -1,5 +1,16 @@
 //! JSON lines for scripts: one `observation` object per reply or failure, one `round`
 //! object per polling round, and a `converged` object with the per-server delays.
+//!
+//! ```text
+//! {"event":"observation","time":RFC3339,"server","role","address","state",
+//!  "rcode","aa","answer":[..]|"NXDOMAIN"|"NODATA"|null,"ttl","serial",
+//!  "serial_source":"zoneversion"|"soa"|null,"expire","rtt_ms"}   or  ...,"error":"..."}
+//! {"event":"round","time","agree","converged","newest_serial","newest_answer",
+//!  "since_change_ms","old_answers_gone_within_s":N|null,"states":[{server,address,state,ttl,expire}]}
+//! {"event":"converged","time","change_seen","delays":[{server,role,address,delay_ms}]}
+//! ```
+//! `state` is one of pending, current, behind, stale-cache, not-auth, unreachable, or an
+//! rcode name (SERVFAIL, REFUSED, ...). `ttl` of a resolver in a round is its countdown.
 
 use std::io::{self, Write};
 use std::time::{Instant, SystemTime};
