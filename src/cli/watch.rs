@@ -39,7 +39,7 @@ pub struct WatchArgs {
     /// The record type to watch.
     #[arg(default_value = "A")]
     pub rtype: String,
-    /// An authoritative server to query (RD=0), as ADDR[:PORT] or HOST[:PORT]; repeatable.
+    /// An authoritative server to query (RD=0), as `ADDR[:PORT]` or `HOST[:PORT]`; repeatable.
     #[arg(long = "server", value_name = "ADDR[:PORT]")]
     pub servers: Vec<String>,
     /// A caching resolver to query (RD=1); repeatable. Discovery also asks the first one.

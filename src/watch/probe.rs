@@ -3,7 +3,7 @@
 //! server at once and turns what came back into model observations.
 //!
 //! The digesting of replies into [`Reply`] is pure and public so that it is tested on
-//! its own; only [`exchange`] and [`probe_round`] touch sockets.
+//! its own; only [`exchange`] and [`Prober`] touch sockets.
 
 use std::net::SocketAddr;
 use std::time::Duration;
