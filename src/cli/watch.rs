@@ -42,10 +42,12 @@ pub struct WatchArgs {
     /// An authoritative server to query (RD=0), as `ADDR[:PORT]` or `HOST[:PORT]`; repeatable.
     #[arg(long = "server", value_name = "ADDR[:PORT]")]
     pub servers: Vec<String>,
-    /// A caching resolver to query (RD=1); repeatable. Discovery also asks the first one.
+    /// A caching resolver to query (RD=1); repeatable. Discovery asks these, in order,
+    /// instead of the resolvers of /etc/resolv.conf.
     #[arg(long = "resolver", value_name = "ADDR[:PORT]")]
     pub resolvers: Vec<String>,
-    /// A topology file whose nodes to watch (see `zonecast::watch::topology`).
+    /// A TOML file of `[[node]]` tables (name, role = primary|secondary|auth|resolver,
+    /// address, port) to watch; root and tld nodes are skipped.
     #[arg(long)]
     pub topology: Option<PathBuf>,
     /// The port of discovered servers, and of --server addresses that give none.
