@@ -307,3 +307,45 @@ fn bad_arguments_are_reported() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("reading topology"));
 }
+
+#[test]
+fn sigterm_ends_the_watch_with_a_final_table() {
+    let (queried_tx, queried) = mpsc::channel();
+    let auth = Responder::udp(Arc::new(move |q: &Message, _| {
+        let _ = queried_tx.send(());
+        let mut m = reply_to(q);
+        m.add_answer(a("www.example.", [192, 0, 2, 1], 300));
+        vec![wire(&m)]
+    }));
+    let child = Command::new(env!("CARGO_BIN_EXE_zonecast"))
+        .args(["watch", "www.example", "--server", &auth.addr.to_string()])
+        .args(["--interval", "50ms", "--timeout", "30s"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn zonecast");
+    let pid = child.id() as i32;
+    queried
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the watch never queried");
+    // SAFETY: kill(2) on the pid of our own running child.
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    let out = match rx.recv_timeout(Duration::from_secs(20)) {
+        Ok(out) => out.unwrap(),
+        Err(_) => {
+            // SAFETY: as above; it did not exit on SIGTERM.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            panic!("zonecast watch ignored SIGTERM");
+        }
+    };
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "a clean exit, not death by signal"
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("SERVER"));
+}

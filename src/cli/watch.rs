@@ -214,7 +214,16 @@ async fn watch(args: WatchArgs) -> anyhow::Result<i32> {
         }
     };
     tokio::pin!(deadline);
-    let ctrl_c = tokio::signal::ctrl_c();
+    // Ctrl-C and SIGTERM end the loop normally, so the terminal is restored and the
+    // last table printed.
+    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("installing the SIGTERM handler")?;
+    let ctrl_c = async {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = sigterm.recv() => {}
+        }
+    };
     tokio::pin!(ctrl_c);
     let mut next_round = start;
     let mut interval = args.interval;

@@ -105,6 +105,14 @@ impl<W: Write> Renderer for PlainRenderer<W> {
         self.out.flush()
     }
 
+    fn finish(&mut self, view: &View, _model: &Model, now: Instant) -> io::Result<()> {
+        // Stopped before the first round completed: still say where things stand.
+        if !self.started {
+            self.round(view, now)?;
+        }
+        Ok(())
+    }
+
     fn converged(&mut self, _view: &View, model: &Model, now: Instant) -> io::Result<()> {
         // Agreement from the start is already said by the header; delays need a change.
         if !model.change_seen() {
