@@ -3,6 +3,8 @@
 
 use clap::{Parser, Subcommand};
 
+pub mod watch;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "zonecast",
@@ -20,6 +22,8 @@ pub enum Command {
     Check(CheckArgs),
     /// Serve zones authoritatively.
     Serve(ServeArgs),
+    /// Watch a name propagate across authoritative servers and resolvers.
+    Watch(watch::WatchArgs),
 }
 
 #[derive(Debug, clap::Args)]
