@@ -1,8 +1,10 @@
 use clap::Parser;
-use zonecast::cli::Cli;
+use zonecast::cli::{Cli, Command};
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let _ = cli;
+    if let Some(Command::Check(args)) = &cli.command {
+        std::process::exit(zonecast::cli::check::run(args)?);
+    }
     Ok(())
 }
