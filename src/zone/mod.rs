@@ -13,7 +13,7 @@ pub mod check;
 pub mod diff;
 pub mod load;
 pub mod print;
-mod print_dnssec;
+mod print_wire;
 
 use std::collections::HashMap;
 use std::sync::Arc;

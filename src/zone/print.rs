@@ -66,8 +66,13 @@ fn presentation(rtype: RecordType, rdata: &RData) -> Option<String> {
             .collect();
         return Some(parts.join(" "));
     }
-    if rtype.is_dnssec() || matches!(rtype, RecordType::SIG | RecordType::KEY) {
-        return super::print_dnssec::presentation(rtype, &wire::encode(rdata)?);
+    if rtype.is_dnssec()
+        || matches!(
+            rtype,
+            RecordType::SIG | RecordType::KEY | RecordType::SVCB | RecordType::HTTPS
+        )
+    {
+        return super::print_wire::presentation(rtype, &wire::encode(rdata)?);
     }
     match rdata {
         RData::NAPTR(n) => Some(format!(

@@ -169,7 +169,7 @@ pub fn parse_rdata(rtype: RecordType, tokens: &[Token], origin: &Name) -> R<RDat
                 text.push(' ');
                 text.push_str(&t.written());
             }
-            return hickory_text(rtype, &text, 2);
+            return svcb_sorted(hickory_text(rtype, &text, 2)?);
         }
         RecordType::DS | RecordType::CDS => {
             let mut w = Vec::new();
@@ -326,6 +326,28 @@ fn wire_rdata(rtype: RecordType, bytes: &[u8], index: usize) -> R<RData> {
     wire::decode(rtype, bytes).map_err(|message| RdataError { index, message })
 }
 
+/// RFC 9460 §2.2: SvcParams may be written in any order but go on the wire sorted by key
+/// (hickory's encoder refuses them otherwise), and no key may repeat.
+fn svcb_sorted(rdata: RData) -> R<RData> {
+    let sort = |svcb: &mut hickory_proto::rr::rdata::SVCB| -> R<()> {
+        svcb.svc_params.sort_by_key(|(k, _)| u16::from(*k));
+        if svcb.svc_params.windows(2).any(|w| w[0].0 == w[1].0) {
+            return Err(RdataError {
+                index: 2,
+                message: "a SvcParamKey appears twice".into(),
+            });
+        }
+        Ok(())
+    };
+    let mut rdata = rdata;
+    match &mut rdata {
+        RData::SVCB(s) => sort(s)?,
+        RData::HTTPS(h) => sort(&mut h.0)?,
+        _ => {}
+    }
+    Ok(rdata)
+}
+
 fn hickory_text(rtype: RecordType, text: &str, index: usize) -> R<RData> {
     RData::try_from_str(rtype, text).map_err(|e| RdataError {
         index,
@@ -340,6 +362,10 @@ fn decode_with(
     s: &str,
     what: &str,
 ) -> R<Vec<u8>> {
+    // Padding ends base64 (BIND rejects text after it; the decoder would accept it).
+    if s.trim_end_matches('=').contains('=') {
+        return f.err(idx, format!("bad {what}: data after padding"));
+    }
     enc.decode(s.as_bytes())
         .or_else(|e| f.err(idx, format!("bad {what}: {e}")))
 }

@@ -73,8 +73,17 @@ fn every_type_round_trips() {
         ),
         ("OPENPGPKEY", "AQID", ""),
         ("CSYNC", "66 3 A NS AAAA", ""),
-        ("SVCB", "1 svc alpn=h2,h3 port=8443", ""),
-        ("HTTPS", "0 www", ""),
+        (
+            "SVCB",
+            "1 svc alpn=h2,h3 port=8443 ipv4hint=192.0.2.1,192.0.2.2 mandatory=alpn,port",
+            "1 svc.example.test. mandatory=alpn,port alpn=h2,h3 port=8443 ipv4hint=192.0.2.1,192.0.2.2",
+        ),
+        (
+            "SVCB",
+            "1 . no-default-alpn alpn=h3 ipv6hint=2001:db8::1 ech=AQID",
+            "",
+        ),
+        ("HTTPS", "0 www", "0 www.example.test."),
         (
             "DS",
             "60485 5 1 2BB183AF5F22588179A53B0A98631FAD1A292118",
@@ -85,7 +94,7 @@ fn every_type_round_trips() {
             "60485 5 1 2BB183AF5F22588179A53B0A98631FAD1A292118",
             "",
         ),
-        ("DNSKEY", "257 3 8 AwEAAag= AQID", ""),
+        ("DNSKEY", "257 3 8 AwEA AagB", "257 3 8 AwEAAagB"),
         ("CDNSKEY", "256 3 13 AQIDBA==", ""),
         ("NSEC", "next A NS SOA RRSIG NSEC TYPE65000", ""),
         ("NSEC3PARAM", "1 0 10 AABBCCDD", ""),
@@ -153,10 +162,12 @@ fn bad_rdata_points_at_the_token() {
     assert_eq!(err("SOA", "a b 1 2 x 4 5").index, 4);
     assert_eq!(err("TXT", &format!("ok \"{}\"", "x".repeat(256))).index, 1);
     assert_eq!(err("DS", "1 2 3 xyz").index, 3);
+    assert_eq!(err("DNSKEY", "257 3 8 AwEAAag= AQID").index, 3);
     assert_eq!(err("NSEC", "a A BOGUS").index, 2);
     assert_eq!(err("TYPE41", "\\# 0").index, 0);
     assert_eq!(err("NULL", "abc").index, 0);
     assert_eq!(err("A", "").index, 0);
     assert!(err("A", "").message.contains("missing"));
     assert_eq!(err("CAA", "0 nonsense-without-value").index, 0);
+    assert!(err("SVCB", "1 . port=1 port=2").message.contains("twice"));
 }

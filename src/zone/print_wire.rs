@@ -1,5 +1,7 @@
 //! Presentation form of DNSSEC RDATA (RFC 4034 §§2.2, 3.2, 4.2, 5.3; RFC 5155 §§3.3,
-//! 4.3), written from the wire bytes so it mirrors exactly what the loader parses.
+//! 4.3) and SVCB/HTTPS (RFC 9460 §2.1), written from the wire bytes. hickory's Display
+//! for these is not master-file syntax (SVCB lists get a trailing comma), and writing
+//! from the wire mirrors exactly what the loader parses.
 
 use data_encoding::{BASE32HEX_NOPAD, BASE64, HEXUPPER};
 use hickory_proto::rr::RecordType;
@@ -112,9 +114,80 @@ pub fn presentation(rtype: RecordType, bytes: &[u8]) -> Option<String> {
                 BASE64.encode(r.rest())
             )
         }
+        RecordType::SVCB | RecordType::HTTPS => {
+            let prio = r.u16()?;
+            let mut s = format!("{prio} {}", r.name()?);
+            while r.i < bytes.len() {
+                let key = r.u16()?;
+                let len = usize::from(r.u16()?);
+                let v = r.take(len)?;
+                s.push(' ');
+                s.push_str(&svc_param(key, v)?);
+            }
+            s
+        }
         _ => return None,
     };
     (r.i == bytes.len()).then_some(text)
+}
+
+const SVC_KEYS: [&str; 7] = [
+    "mandatory",
+    "alpn",
+    "no-default-alpn",
+    "port",
+    "ipv4hint",
+    "ech",
+    "ipv6hint",
+];
+
+fn svc_key(k: u16) -> String {
+    SVC_KEYS
+        .get(usize::from(k))
+        .map_or_else(|| format!("key{k}"), |s| s.to_string())
+}
+
+/// One SvcParam as `key=value`; None for a value that needs escapes (printed generically).
+fn svc_param(key: u16, v: &[u8]) -> Option<String> {
+    let mut r = Reader { b: v, i: 0 };
+    let mut items = Vec::new();
+    match key {
+        0 => {
+            while r.i < v.len() {
+                items.push(svc_key(r.u16()?));
+            }
+        }
+        1 => {
+            while r.i < v.len() {
+                let len = usize::from(r.u8()?);
+                let id = r.take(len)?;
+                let plain = id
+                    .iter()
+                    .all(|b| b.is_ascii_graphic() && !b",\\\"();".contains(b));
+                if !plain || id.is_empty() {
+                    return None;
+                }
+                items.push(String::from_utf8_lossy(id).into_owned());
+            }
+        }
+        2 if v.is_empty() => return Some(svc_key(key)),
+        3 => items.push(r.u16()?.to_string()),
+        4 => {
+            while r.i < v.len() {
+                let b = r.take(4)?;
+                items.push(std::net::Ipv4Addr::new(b[0], b[1], b[2], b[3]).to_string());
+            }
+        }
+        5 => items.push(BASE64.encode(r.rest())),
+        6 => {
+            while r.i < v.len() {
+                let b: [u8; 16] = r.take(16)?.try_into().ok()?;
+                items.push(std::net::Ipv6Addr::from(b).to_string());
+            }
+        }
+        _ => return None,
+    }
+    (r.i == v.len()).then(|| format!("{}={}", svc_key(key), items.join(",")))
 }
 
 /// `YYYYMMDDHHmmSS` for a time read as seconds since the epoch (RFC 4034 §3.2).
