@@ -46,7 +46,7 @@ pub(super) fn directive(p: &mut Parser, entry: &Entry, ctx: &mut FileCtx) {
                 return;
             }
             match parse_ttl(&args[0].raw) {
-                Some(t) => p.default_ttl = Some(t),
+                Some(t) => p.default_ttl = Some(p.max_ttl(ctx, &args[0], t)),
                 None => p.diag(Severity::Error, ctx, &args[0], "bad TTL"),
             }
         }

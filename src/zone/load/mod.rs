@@ -139,15 +139,8 @@ pub fn parse_records(
 /// Loads and checks a zone file.
 pub fn load_zone_file(path: &Path, origin: &Name) -> Result<LoadedZone, LoadErrors> {
     let label = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| LoadErrors {
-        errors: vec![Diagnostic {
-            file: label.clone(),
-            line: 0,
-            column: 0,
-            text: String::new(),
-            message: format!("cannot read: {e}"),
-            severity: Severity::Error,
-        }],
+    let text = parser::read_text(path).map_err(|d| LoadErrors {
+        errors: vec![d],
         warnings: Vec::new(),
     })?;
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();

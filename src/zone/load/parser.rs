@@ -121,7 +121,7 @@ impl Parser {
             i += 1;
             if ttl.is_none() && t.raw.as_bytes().first().is_some_and(u8::is_ascii_digit) {
                 match parse_ttl(&t.raw) {
-                    Some(v) => ttl = Some(v),
+                    Some(v) => ttl = Some(self.max_ttl(ctx, t, v)),
                     None => {
                         self.diag(Severity::Error, ctx, t, "bad TTL");
                         return;
@@ -211,6 +211,16 @@ impl Parser {
         debug_assert!(rtype != RecordType::ZERO);
     }
 
+    /// RFC 2181 §8: a TTL above 2^31-1 is treated as zero (BIND warns likewise).
+    pub fn max_ttl(&mut self, ctx: &FileCtx, tok: &Token, ttl: u32) -> u32 {
+        if ttl > 0x7fff_ffff {
+            let msg = format!("TTL {ttl} > MAXTTL, setting TTL to 0");
+            self.diag(Severity::Warning, ctx, tok, msg);
+            return 0;
+        }
+        ttl
+    }
+
     /// Reads and parses an included file. Relative paths are against the includer.
     pub fn include(&mut self, path: &Path, origin: Name, ctx: &FileCtx, at: &Token) {
         let path = if path.is_absolute() {
@@ -223,15 +233,20 @@ impl Parser {
             self.diag(Severity::Error, ctx, at, "$INCLUDE loop");
             return;
         }
-        let text = match std::fs::read_to_string(&path) {
+        let text = match read_text(&path) {
             Ok(t) => t,
-            Err(e) => {
-                self.diag(
-                    Severity::Error,
-                    ctx,
-                    at,
-                    format!("cannot read {}: {e}", path.display()),
-                );
+            Err(mut d) => {
+                if d.line == 0 {
+                    // Unreadable: point at the $INCLUDE itself.
+                    d = Diagnostic {
+                        file: ctx.label.clone(),
+                        line: at.line,
+                        column: at.col,
+                        ..d
+                    };
+                }
+                d.text = at.written();
+                self.out.diagnostics.push(d);
                 return;
             }
         };
@@ -246,6 +261,36 @@ impl Parser {
         self.parse_text(&text, &mut inner);
         self.stack.pop();
     }
+}
+
+/// Reads a master file. Text must be UTF-8 (bytes outside it are written as `\DDD`); the
+/// error points at the first offending byte.
+pub(super) fn read_text(path: &Path) -> Result<String, Diagnostic> {
+    let label = path.display().to_string();
+    let diag = |line, column, message: String| Diagnostic {
+        file: label.clone(),
+        line,
+        column,
+        text: String::new(),
+        message,
+        severity: Severity::Error,
+    };
+    let bytes = std::fs::read(path)
+        .map_err(|e| diag(0, 0, format!("cannot read {}: {e}", path.display())))?;
+    String::from_utf8(bytes).map_err(|e| {
+        let good = e
+            .as_bytes()
+            .get(..e.utf8_error().valid_up_to())
+            .unwrap_or_default();
+        let good = String::from_utf8_lossy(good);
+        let line = good.matches('\n').count() + 1;
+        let col = good.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        diag(
+            line,
+            col,
+            "not UTF-8 text; write such bytes as \\DDD escapes".into(),
+        )
+    })
 }
 
 /// A class mnemonic or `CLASSnnn` (RFC 3597 §5).

@@ -349,3 +349,34 @@ fn loads_a_good_zone() {
     assert_eq!(z.zone.serial(), 1);
     assert_eq!(z.zone.record_count(), 4);
 }
+
+#[test]
+fn ttl_above_maxttl_becomes_zero_with_a_warning() {
+    let out = parse("$TTL 2147483648\na A 1.2.3.4\nb 2147483647 A 1.2.3.4\n");
+    let ttls: Vec<u32> = out.records.iter().map(|r| r.record.ttl).collect();
+    assert_eq!(ttls, [0, 2147483647]);
+    assert_eq!(
+        diags(&out),
+        [(
+            1,
+            6,
+            "TTL 2147483648 > MAXTTL, setting TTL to 0".to_string()
+        )]
+    );
+}
+
+#[test]
+fn non_utf8_file_is_an_error_at_the_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("latin1.zone");
+    std::fs::write(&p, b"$TTL 1\nx TXT \"caf\xe9\"\n").unwrap();
+    let e = load_zone_file(&p, &n("example.test.")).unwrap_err();
+    assert_eq!(
+        errs(&e),
+        [(
+            2,
+            11,
+            "not UTF-8 text; write such bytes as \\DDD escapes".to_string()
+        )]
+    );
+}
