@@ -60,7 +60,11 @@ fn presentation(rtype: RecordType, rdata: &RData) -> Option<String> {
             .iter()
             .map(|v| match v {
                 Value::Name(n) => n.to_string(),
+                Value::U8(x) => x.to_string(),
                 Value::U16(x) => x.to_string(),
+                Value::U32(x) => x.to_string(),
+                Value::Hex(b) => data_encoding::HEXUPPER.encode(b),
+                Value::B64(b) => data_encoding::BASE64.encode(b),
                 Value::Str(s) => quote(s),
             })
             .collect();

@@ -251,7 +251,18 @@ pub fn parse_rdata(rtype: RecordType, tokens: &[Token], origin: &Name) -> R<RDat
                 for field in layout {
                     match field {
                         Field::Name => push_name(&mut w, &f.name()?),
+                        Field::U8 => w.push(f.u8("number")?),
                         Field::U16 => w.extend(f.u16("number")?.to_be_bytes()),
+                        Field::U32 => w.extend(f.u32("number")?.to_be_bytes()),
+                        Field::Hex => {
+                            let (idx, hex) = f.rest("hex data")?;
+                            w.extend(decode_with(&f, idx, &HEXUPPER_PERMISSIVE, &hex, "hex")?);
+                        }
+                        Field::B64 => {
+                            let (idx, b64) = f.rest("base64 data")?;
+                            w.extend(decode_with(&f, idx, &BASE64, &b64, "base64")?);
+                        }
+                        Field::Raw => w.extend(f.with("string", unescape)?),
                         Field::Str => {
                             let s = f.string()?;
                             w.push(s.len() as u8);

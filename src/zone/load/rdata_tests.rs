@@ -108,6 +108,20 @@ fn every_type_round_trips() {
             "A 8 3 300 20260101000000 20251201000000 12345 @ AQIDBAUG",
             "",
         ),
+        (
+            "URI",
+            "10 1 \"https://example.test/a b\"",
+            "10 1 \"https://example.test/a b\"",
+        ),
+        ("ZONEMD", "2026 1 1 ( AABB ccdd )", "2026 1 1 AABBCCDD"),
+        (
+            "DHCID",
+            "AAIBY2/AuCccgoJbsaxcQc9TUapptP69lOjxfNuVAA2kjEA=",
+            "",
+        ),
+        ("LP", "10 l64-subnet1", "10 l64-subnet1.example.test."),
+        ("TALINK", "a. b.", "a. b."),
+        ("AVC", "\"app-name:WebEx\"", "\"app-name:WebEx\""),
         ("TYPE65000", "\\# 2 abcd", "\\# 2 ABCD"),
     ];
     for (ty, text, printed) in cases {

@@ -10,7 +10,16 @@ use hickory_proto::serialize::binary::{BinDecoder, BinEncodable, BinEncoder, Nam
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Field {
     Name,
+    U8,
     U16,
+    U32,
+    /// The rest of the RDATA, written in hex.
+    Hex,
+    /// The rest of the RDATA, written in base64.
+    B64,
+    /// The rest of the RDATA as one unprefixed string, written like a character-string
+    /// (URI's target, RFC 7553).
+    Raw,
     /// One character-string (RFC 1035 §3.3).
     Str,
     /// One or more character-strings to the end of the RDATA.
@@ -37,7 +46,15 @@ const LAYOUTS: &[(&str, u16, &[Field])] = &[
     ("PX", 26, &[U16, Name, Name]),
     ("KX", 36, &[U16, Name]),
     ("DNAME", 39, &[Name]),
+    ("DHCID", 49, &[B64]),
+    ("NINFO", 56, &[Strs]),
+    ("TALINK", 58, &[Name, Name]),
+    ("ZONEMD", 63, &[U32, U8, U8, Hex]),
     ("SPF", 99, &[Strs]),
+    ("LP", 107, &[U16, Name]),
+    ("URI", 256, &[U16, U16, Raw]),
+    ("AVC", 258, &[Strs]),
+    ("RESINFO", 261, &[Strs]),
 ];
 
 pub fn layout(code: u16) -> Option<&'static [Field]> {
@@ -106,7 +123,12 @@ pub fn encode(rdata: &RData) -> Option<Vec<u8>> {
 /// A decoded field value, for printing.
 pub enum Value {
     Name(Name),
+    U8(u8),
     U16(u16),
+    U32(u32),
+    Hex(Vec<u8>),
+    B64(Vec<u8>),
+    /// A character-string, or URI's unprefixed string.
     Str(Vec<u8>),
 }
 
@@ -134,10 +156,28 @@ pub fn split(layout: &[Field], bytes: &[u8]) -> Option<Vec<Value>> {
                     hickory_proto::rr::Name::from_labels(labels).ok()?,
                 ));
             }
+            Field::U8 => {
+                out.push(Value::U8(*bytes.get(i)?));
+                i += 1;
+            }
             Field::U16 => {
                 let b = bytes.get(i..i + 2)?;
                 out.push(Value::U16(u16::from_be_bytes([b[0], b[1]])));
                 i += 2;
+            }
+            Field::U32 => {
+                let b = bytes.get(i..i + 4)?;
+                out.push(Value::U32(u32::from_be_bytes([b[0], b[1], b[2], b[3]])));
+                i += 4;
+            }
+            Field::Hex | Field::B64 | Field::Raw => {
+                let rest = bytes.get(i..)?.to_vec();
+                i = bytes.len();
+                out.push(match f {
+                    Field::Hex => Value::Hex(rest),
+                    Field::B64 => Value::B64(rest),
+                    _ => Value::Str(rest),
+                });
             }
             Field::Str | Field::Strs => loop {
                 let len = usize::from(*bytes.get(i)?);
