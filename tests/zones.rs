@@ -148,8 +148,9 @@ fn check_command_reports_success_errors_and_prints() {
         "{out}"
     );
 
-    let (code, printed, _) = zonecast(&["check", "--print", ex.to_str().unwrap()]);
+    let (code, printed, summary) = zonecast(&["check", "--print", ex.to_str().unwrap()]);
     assert_eq!(code, 0);
+    assert!(summary.starts_with("zone example.test/IN: loaded serial 1"));
     assert_eq!(printed.lines().count(), n);
     let dir = tempfile::tempdir().unwrap();
     let reprinted = dir.path().join("canon.zone");

@@ -49,14 +49,17 @@ pub fn run(args: &CheckArgs) -> Result<i32> {
             for w in &loaded.warnings {
                 eprintln!("{w}");
             }
+            let summary = format!(
+                "zone {zone_label}/IN: loaded serial {} ({} records)",
+                loaded.zone.serial(),
+                loaded.zone.record_count()
+            );
+            // With --print, stdout carries only the zone so it can be piped or saved.
             if args.print {
                 print!("{}", print_zone(&loaded.zone));
+                eprintln!("{summary}");
             } else {
-                println!(
-                    "zone {zone_label}/IN: loaded serial {} ({} records)",
-                    loaded.zone.serial(),
-                    loaded.zone.record_count()
-                );
+                println!("{summary}");
             }
             Ok(0)
         }

@@ -380,3 +380,32 @@ fn non_utf8_file_is_an_error_at_the_byte() {
         )]
     );
 }
+
+#[test]
+fn omitted_owner_needs_a_previous_one_and_crlf_is_blank() {
+    let out = parse("$TTL 1\r\n  A 1.2.3.4\r\nx A 1.2.3.5\r\n  AAAA ::1\r\n");
+    assert_eq!(diags(&out), [(2, 3, "no current owner name".to_string())]);
+    let names: Vec<String> = out
+        .records
+        .iter()
+        .map(|r| r.record.name.to_string())
+        .collect();
+    assert_eq!(names, ["x.example.test.", "x.example.test."]);
+}
+
+#[test]
+fn errors_inside_an_include_name_that_file() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("part.inc"), "ok A 192.0.2.1\nbad A nope\n").unwrap();
+    let e = load_zone_str(
+        &format!("$TTL 60\n{SOA_NS}$INCLUDE part.inc\n"),
+        &n("example.test."),
+        "main",
+        dir.path(),
+    )
+    .unwrap_err();
+    assert_eq!(e.errors.len(), 1);
+    let d = &e.errors[0];
+    assert!(d.file.ends_with("part.inc"), "{d}");
+    assert_eq!((d.line, d.column, d.text.as_str()), (2, 7, "nope"));
+}
