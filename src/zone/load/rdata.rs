@@ -169,7 +169,7 @@ pub fn parse_rdata(rtype: RecordType, tokens: &[Token], origin: &Name) -> R<RDat
                 text.push(' ');
                 text.push_str(&t.written());
             }
-            return svcb_sorted(hickory_text(rtype, &text, 2)?);
+            return hickory_text(rtype, &text, 2);
         }
         RecordType::DS | RecordType::CDS => {
             let mut w = Vec::new();
@@ -242,6 +242,9 @@ pub fn parse_rdata(rtype: RecordType, tokens: &[Token], origin: &Name) -> R<RDat
         | RecordType::SMIMEA
         | RecordType::SSHFP
         | RecordType::TLSA => {
+            if tokens.is_empty() {
+                return f.err(0, "missing RDATA");
+            }
             let text: Vec<String> = tokens.iter().map(Token::written).collect();
             return hickory_text(rtype, &text.join(" "), 0);
         }
@@ -328,7 +331,8 @@ fn generic(rtype: RecordType, f: &mut Fields<'_>) -> R<RData> {
 
 fn wire_rdata(rtype: RecordType, bytes: &[u8], index: usize) -> R<RData> {
     if bytes.is_empty() && !matches!(rtype, RecordType::Unknown(_) | RecordType::NULL) {
-        // hickory decodes an empty RDATA of a known type as an update-style empty record.
+        // hickory reads an empty RDATA of a known type from the wire as an UPDATE
+        // placeholder (RFC 2136), so such a record could not be transferred.
         return Err(RdataError {
             index,
             message: format!("empty RDATA is not valid for {}", wire::type_name(rtype)),
@@ -359,11 +363,24 @@ fn svcb_sorted(rdata: RData) -> R<RData> {
     Ok(rdata)
 }
 
+/// hickory's text parsers accept some values its wire codec cannot carry (a CAA tag with
+/// a `;`, say); such RDATA could never be served or transferred, so it is refused here.
 fn hickory_text(rtype: RecordType, text: &str, index: usize) -> R<RData> {
-    RData::try_from_str(rtype, text).map_err(|e| RdataError {
+    let bad = |e: String| RdataError {
         index,
         message: format!("bad {} RDATA: {e}", wire::type_name(rtype)),
-    })
+    };
+    let rdata = RData::try_from_str(rtype, text).map_err(|e| bad(e.to_string()))?;
+    let rdata = svcb_sorted(rdata)?;
+    let bytes = wire::encode(&rdata).ok_or_else(|| bad("cannot be encoded".into()))?;
+    if bytes.is_empty() {
+        // An empty RDATA reads back as an UPDATE placeholder (RFC 2136) from the wire.
+        return Err(bad("empty RDATA".into()));
+    }
+    match wire::decode(rtype, &bytes) {
+        Ok(back) if back == rdata => Ok(rdata),
+        _ => Err(bad("does not survive the wire format".into())),
+    }
 }
 
 fn decode_with(
