@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
+use hickory_proto::rr::{DNSClass, Name, RData, Record};
 
 use super::directives;
 use super::fields::{parse_name, parse_ttl};
@@ -208,7 +208,6 @@ impl Parser {
                 first.written()
             },
         });
-        debug_assert!(rtype != RecordType::ZERO);
     }
 
     /// RFC 2181 §8: a TTL above 2^31-1 is treated as zero (BIND warns likewise).
