@@ -24,6 +24,7 @@ use super::Zone;
 pub use fields::{parse_name, parse_ttl};
 pub use lexer::{Token, lex};
 pub use rdata::{RdataError, parse_rdata};
+pub use wire::{parse_type, type_name};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Severity {
@@ -49,11 +50,19 @@ impl fmt::Display for Diagnostic {
             Severity::Error => "error",
             Severity::Warning => "warning",
         };
+        // Line 0 means the file as a whole (unreadable): no position, no text.
+        if self.line == 0 {
+            return write!(f, "{}: {sev}: {}", self.file, self.message);
+        }
         write!(
             f,
-            "{}:{}:{}: {sev}: {} (near `{}`)",
-            self.file, self.line, self.column, self.message, self.text
-        )
+            "{}:{}:{}: {sev}: {}",
+            self.file, self.line, self.column, self.message
+        )?;
+        if !self.text.is_empty() {
+            write!(f, " (near `{}`)", self.text)?;
+        }
+        Ok(())
     }
 }
 

@@ -409,3 +409,14 @@ fn errors_inside_an_include_name_that_file() {
     assert!(d.file.ends_with("part.inc"), "{d}");
     assert_eq!((d.line, d.column, d.text.as_str()), (2, 7, "nope"));
 }
+
+#[test]
+fn unreadable_file_has_no_position() {
+    let e = load_zone_file(Path::new("/nonexistent-dir/x.zone"), &n("x.")).unwrap_err();
+    let s = e.to_string();
+    assert!(
+        s.starts_with("/nonexistent-dir/x.zone: error: cannot read"),
+        "{s}"
+    );
+    assert!(!s.contains("near"), "{s}");
+}
