@@ -174,7 +174,7 @@ pub fn parse_rdata(rtype: RecordType, tokens: &[Token], origin: &Name) -> R<RDat
         RecordType::DS | RecordType::CDS => {
             let mut w = Vec::new();
             w.extend(f.u16("key tag")?.to_be_bytes());
-            w.push(f.u8("algorithm")?);
+            w.push(f.with("algorithm", algorithm)?);
             w.push(f.u8("digest type")?);
             let (idx, hex) = f.rest("digest")?;
             w.extend(decode_with(&f, idx, &HEXUPPER_PERMISSIVE, &hex, "hex")?);
@@ -184,7 +184,7 @@ pub fn parse_rdata(rtype: RecordType, tokens: &[Token], origin: &Name) -> R<RDat
             let mut w = Vec::new();
             w.extend(f.u16("flags")?.to_be_bytes());
             w.push(f.u8("protocol")?);
-            w.push(f.u8("algorithm")?);
+            w.push(f.with("algorithm", algorithm)?);
             let (idx, b64) = f.rest("public key")?;
             w.extend(decode_with(&f, idx, &BASE64, &b64, "base64")?);
             wire_rdata(rtype, &w, 0)?
@@ -224,7 +224,7 @@ pub fn parse_rdata(rtype: RecordType, tokens: &[Token], origin: &Name) -> R<RDat
                 wire::parse_type(s).ok_or_else(|| "unknown type".to_string())
             })?;
             w.extend(u16::from(covered).to_be_bytes());
-            w.push(f.u8("algorithm")?);
+            w.push(f.with("algorithm", algorithm)?);
             w.push(f.u8("labels")?);
             w.extend(f.u32("original TTL")?.to_be_bytes());
             w.extend(f.with("expiration", sig_time)?.to_be_bytes());
@@ -406,6 +406,33 @@ fn types(f: &mut Fields<'_>) -> R<Vec<u8>> {
         })?);
     }
     Ok(type_bitmap(&list))
+}
+
+/// A DNSSEC algorithm number or mnemonic (RFC 4034 Appendix A.1 and its registry).
+fn algorithm(s: &str) -> Result<u8, String> {
+    const NAMES: &[(&str, u8)] = &[
+        ("RSAMD5", 1),
+        ("DH", 2),
+        ("DSA", 3),
+        ("RSASHA1", 5),
+        ("DSA-NSEC3-SHA1", 6),
+        ("RSASHA1-NSEC3-SHA1", 7),
+        ("RSASHA256", 8),
+        ("RSASHA512", 10),
+        ("ECC-GOST", 12),
+        ("ECDSAP256SHA256", 13),
+        ("ECDSAP384SHA384", 14),
+        ("ED25519", 15),
+        ("ED448", 16),
+        ("INDIRECT", 252),
+        ("PRIVATEDNS", 253),
+        ("PRIVATEOID", 254),
+    ];
+    NAMES
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(s))
+        .map(|(_, v)| *v)
+        .map_or_else(|| parse_u8(s), Ok)
 }
 
 /// RRSIG times: `YYYYMMDDHHmmSS` (UTC) or seconds since the epoch (RFC 4034 §3.2).

@@ -146,6 +146,11 @@ fn every_type_round_trips() {
 fn fields_are_exact() {
     assert_eq!(parse("MX", "5 @"), RData::MX(MX::new(5, origin())));
     assert_eq!(
+        parse("DNSKEY", "257 3 ecdsap256sha256 AQID"),
+        parse("DNSKEY", "257 3 13 AQID")
+    );
+    assert_eq!(parse("DS", "1 RSASHA256 2 AABB"), parse("DS", "1 8 2 AABB"));
+    assert_eq!(
         parse("TXT", "\"\\255\\000\" x\\ y"),
         RData::TXT(TXT::from_bytes(vec![&[255, 0], b"x y"]))
     );
