@@ -3,6 +3,7 @@
 //! "ignoring out-of-zone data") and TTLs within an RRset are unified to the first one
 //! (RFC 2181 §5.2, BIND: "TTL set to prior TTL").
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 
 use hickory_proto::rr::{LowerName, Name, RData, Record, RecordType};
@@ -49,21 +50,37 @@ pub fn check(origin: &Name, parsed: Vec<ParsedRecord>, file_label: &str) -> Chec
 
     // Per-RRset first record and TTL; per-name types.
     let mut first: HashMap<(LowerName, RecordType), usize> = HashMap::new();
+    let mut ttls: HashMap<(LowerName, RecordType, u16), u32> = HashMap::new();
     let mut types: HashMap<LowerName, Vec<RecordType>> = HashMap::new();
     let mut names: Vec<LowerName> = Vec::with_capacity(recs.len());
     for i in 0..recs.len() {
         let name = LowerName::new(&recs[i].record.name);
         let rtype = recs[i].record.record_type();
         names.push(name.clone());
-        match first.get(&(name.clone(), rtype)) {
-            Some(&f) => {
-                let ttl = recs[f].record.ttl;
+        // RFC 4034 §3: an RRSIG's TTL is that of the RRset it covers, so RRSIGs of
+        // different covered types may differ.
+        let covered = match rtype {
+            RecordType::RRSIG => super::load::wire::encode(&recs[i].record.data)
+                .and_then(|b| Some(u16::from_be_bytes([*b.first()?, *b.get(1)?])))
+                .unwrap_or(0),
+            _ => 0,
+        };
+        match ttls.entry((name.clone(), rtype, covered)) {
+            Entry::Occupied(o) => {
+                let ttl = *o.get();
                 if recs[i].record.ttl != ttl {
                     let d = recs[i]
                         .diagnostic(Severity::Warning, format!("TTL set to prior TTL ({ttl})"));
                     diags.push((i, d));
                     recs[i].record.ttl = ttl;
                 }
+            }
+            Entry::Vacant(v) => {
+                v.insert(recs[i].record.ttl);
+            }
+        }
+        match first.get(&(name.clone(), rtype)) {
+            Some(&f) => {
                 // Singleton types; an exact duplicate is merely dropped later.
                 let singleton = matches!(
                     rtype,
