@@ -3,9 +3,12 @@ use zonecast::cli::{Cli, Command};
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    if let Some(Command::Watch(args)) = cli.command {
-        std::process::exit(zonecast::cli::watch::run(args)?);
-    }
-    let _ = cli;
-    Ok(())
+    let code = match cli.command {
+        Some(Command::Check(args)) => zonecast::cli::check::run(&args)?,
+        Some(Command::Watch(args)) => zonecast::cli::watch::run(args)?,
+        Some(Command::Serve(_)) | None => {
+            anyhow::bail!("serve is not implemented yet")
+        }
+    };
+    std::process::exit(code);
 }

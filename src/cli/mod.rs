@@ -1,6 +1,8 @@
 //! The command line edge: argument types (clap derive) and the glue that runs each
 //! subcommand. Errors here are `anyhow`; everything below is typed.
 
+pub mod check;
+
 use clap::{Parser, Subcommand};
 
 pub mod watch;
@@ -30,10 +32,11 @@ pub enum Command {
 pub struct CheckArgs {
     /// The zone file to check.
     pub file: std::path::PathBuf,
-    /// The zone's origin; defaults to the file name without a trailing `.zone`.
+    /// The zone's origin; defaults to the file name without a trailing `.zone` or `.db`
+    /// (`root.zone` is the root zone).
     #[arg(long)]
     pub origin: Option<String>,
-    /// Print the zone in canonical form.
+    /// Print the zone in canonical form on stdout.
     #[arg(long)]
     pub print: bool,
 }

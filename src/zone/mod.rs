@@ -9,7 +9,11 @@
 //! encloser by walking the query name's ancestors: the cost of a lookup depends on the
 //! number of labels in the query name, never on the size of the zone.
 
+pub mod check;
 pub mod diff;
+pub mod load;
+pub mod print;
+mod print_wire;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -97,6 +101,7 @@ impl Zone {
     /// one RRset; the first TTL seen for an RRset is used for all of its records (the
     /// loader warns about differing TTLs before it gets here). Duplicate RDATA is dropped,
     /// as RFC 2181 §5 requires.
+    #[allow(clippy::result_large_err)]
     pub fn from_records(
         origin: Name,
         records: impl IntoIterator<Item = Record>,
