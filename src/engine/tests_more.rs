@@ -9,8 +9,8 @@ use hickory_proto::rr::rdata::A;
 use hickory_proto::rr::{DNSClass, LowerName, Name, RData, Record, RecordType};
 
 use super::lookup::{Found, Nodes, find};
-use super::resolve;
 use super::tests::{APEX_NS, NS1_ADDR, SOA, assert_nodata, example, n, q, s, zone};
+use super::{Answer, resolve, resolve_into};
 use crate::catalog::{Catalog, ZoneHandle};
 use crate::zone::{Node, Zone};
 
@@ -288,4 +288,31 @@ fn nxdomain_costs_the_same_on_small_and_large_zones() {
         // One lookup per label walked plus the wildcard probe, never more.
         assert!(cl < n(name).iter().len(), "{name}: {cl} lookups");
     }
+}
+
+#[test]
+fn a_reused_answer_carries_nothing_over() {
+    let (c, _) = catalog();
+    let mut a = Answer::default();
+    resolve_into(
+        &c,
+        &n("example.test."),
+        RecordType::MX,
+        DNSClass::IN,
+        &mut a,
+    );
+    assert_eq!(a.answers.len(), 3);
+    resolve_into(
+        &c,
+        &n("nx.example.test."),
+        RecordType::A,
+        DNSClass::IN,
+        &mut a,
+    );
+    assert_eq!(a.rcode, ResponseCode::NXDomain);
+    assert!(a.answers.is_empty() && a.additionals.is_empty());
+    assert_eq!(s(&a.authorities), [SOA]);
+    resolve_into(&c, &n("www.nowhere."), RecordType::A, DNSClass::IN, &mut a);
+    assert_eq!((a.rcode, a.authoritative), (ResponseCode::Refused, false));
+    assert!(a.authorities.is_empty() && a.zone.is_none());
 }
