@@ -15,7 +15,15 @@
 //!   sends all): [`any`];
 //! - QCLASS=ANY is answered from the IN data with AA clear and authority and additional
 //!   empty (NSD; Knot answers as for IN, BIND says FORMERR): [`resolve`];
-//! - other classes (CH, HS, NONE) are REFUSED, as all three do for zone data.
+//! - other classes (CH, HS, NONE) are REFUSED, as all three do for zone data;
+//! - owners on the query's path (answer owner, apex, cut, DNAME owner) are spelled as in
+//!   the query (Knot, NSD). Knot and NSD also echo the query's case inside RDATA names
+//!   (`mail.ExAmPlE.TeSt`) because their name compression matches suffixes
+//!   case-insensitively; that is the transport encoder's business, not the engine's.
+//!
+//! Hot path: `resolve_into` with one reused [`Answer`] per worker lower-cases the query
+//! name once, does one hash lookup per label below the apex, and takes the apex NS and
+//! negative SOA records from data derived once per zone version (`derived`).
 
 mod additional;
 mod any;

@@ -85,6 +85,8 @@ pub(super) fn example() -> Arc<Zone> {
         "multi 3600 TXT m",
         "multi 3600 MX 10 mail.example.test.",
         "multi 3600 AAAA 2001:db8::1",
+        "mxw 3600 MX 10 foo.wild.example.test.",
+        "mxc 3600 MX 10 cname.example.test.",
     ];
     let chain: Vec<String> = (1..=30)
         .map(|i| format!("c{i} 3600 CNAME c{}.example.test.", i + 1))

@@ -82,6 +82,13 @@ fn additional_addresses_for_ns_mx_srv() {
     let mut add = vec!["sip.example.test. A 192.0.2.60"];
     add.extend(NS1_ADDR);
     assert_eq!(s(&a.additionals), add);
+    // A target synthesized from a wildcard gets its addresses, a CNAME target none.
+    let a = q(&z, "mxw.example.test.", RecordType::MX);
+    let mut add = vec!["foo.wild.example.test. A 192.0.2.99"];
+    add.extend(NS1_ADDR);
+    assert_eq!(s(&a.additionals), add);
+    let a = q(&z, "mxc.example.test.", RecordType::MX);
+    assert_eq!(s(&a.additionals), NS1_ADDR);
     // Other types get none but the NS addresses.
     let a = q(&z, "example.test.", RecordType::TXT);
     assert_eq!(s(&a.additionals), NS1_ADDR);
