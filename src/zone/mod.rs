@@ -11,6 +11,7 @@
 
 pub mod check;
 pub mod diff;
+pub mod edit;
 pub mod load;
 pub mod print;
 mod print_wire;

@@ -1,0 +1,365 @@
+use std::str::FromStr;
+
+use hickory_proto::rr::rdata::{A, MX, TXT};
+
+use super::*;
+use crate::zone::load::load_zone_file;
+
+fn n(s: &str) -> Name {
+    Name::from_str(s).unwrap()
+}
+
+fn a(s: &str) -> RData {
+    RData::A(A(s.parse().unwrap()))
+}
+
+const ZONE: &str = "\
+; the test zone
+$ORIGIN example.test.
+$TTL 300
+@       IN SOA  ns1 hostmaster (
+                7          ; serial
+                300 60 1209600
+                60 )       ; minimum
+
+        IN NS   ns1
+ns1     IN A    192.0.2.1   ; the name server
+www  30 IN A    192.0.2.10
+        IN AAAA 2001:db8::10
+; mail
+@       IN MX   10 mail
+mail    IN A    192.0.2.25
+";
+
+struct Fixture {
+    dir: tempfile::TempDir,
+    main: PathBuf,
+}
+
+fn fixture(files: &[(&str, &str)]) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in files {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    let main = dir.path().join(files[0].0);
+    Fixture { dir, main }
+}
+
+fn origin() -> Name {
+    n("example.test.")
+}
+
+fn open(f: &Fixture) -> ZoneEditor {
+    ZoneEditor::open(&f.main, &origin()).unwrap()
+}
+
+fn set(f: &Fixture, name: &Name, rtype: RecordType, ttl: Option<u32>, rdata: Vec<RData>) {
+    open(f)
+        .set(name, rtype, ttl, rdata)
+        .unwrap()
+        .commit()
+        .unwrap();
+}
+
+fn del(f: &Fixture, name: &Name, rtype: Option<RecordType>, rdata: &[RData]) {
+    open(f)
+        .delete(name, rtype, rdata)
+        .unwrap()
+        .commit()
+        .unwrap();
+}
+
+fn plan_www(f: &Fixture, addr: &str) -> PlannedEdit {
+    let www = n("www.example.test.");
+    open(f)
+        .set(&www, RecordType::A, None, vec![a(addr)])
+        .unwrap()
+}
+
+fn read(f: &Fixture, name: &str) -> String {
+    std::fs::read_to_string(f.dir.path().join(name)).unwrap()
+}
+
+/// ZONE with its serial line replaced.
+fn zone_serial(serial: u32) -> String {
+    ZONE.replace(
+        "7          ; serial",
+        &format!("{serial}          ; serial"),
+    )
+}
+
+#[test]
+fn set_updates_single_record_in_place_and_bumps_serial() {
+    let f = fixture(&[("z.zone", ZONE)]);
+    let p = plan_www(&f, "192.0.2.11");
+    assert_eq!((p.old_serial, p.new_serial), (7, 8));
+    p.commit().unwrap();
+    let want = zone_serial(8).replace("www  30 IN A    192.0.2.10", "www  30 IN A    192.0.2.11");
+    assert_eq!(read(&f, "z.zone"), want);
+    let z = load_zone_file(&f.main, &origin()).unwrap().zone;
+    assert_eq!(z.serial(), 8);
+}
+
+#[test]
+fn set_with_new_ttl_adds_ttl_token_and_keeps_comment() {
+    let f = fixture(&[("z.zone", ZONE)]);
+    set(
+        &f,
+        &n("ns1.example.test."),
+        RecordType::A,
+        Some(60),
+        vec![a("192.0.2.2")],
+    );
+    let text = read(&f, "z.zone");
+    assert!(
+        text.contains("ns1     60 IN A    192.0.2.2   ; the name server\n"),
+        "{text}"
+    );
+}
+
+#[test]
+fn set_appends_after_last_record_of_owner_and_removes_extra_lines() {
+    let f = fixture(&[("z.zone", ZONE)]);
+    let ed = open(&f);
+    // Two records for www A: one line is rewritten, one is added after www's last line.
+    ed.set(
+        &n("www.example.test."),
+        RecordType::A,
+        None,
+        vec![a("192.0.2.10"), a("192.0.2.12")],
+    )
+    .unwrap()
+    .commit()
+    .unwrap();
+    let text = read(&f, "z.zone");
+    assert!(
+        text.contains("        IN AAAA 2001:db8::10\nwww  30 IN A    192.0.2.12\n; mail"),
+        "{text}"
+    );
+    // Now back to one record: the line of the dropped value goes, and the AAAA line that
+    // inherited its owner names it.
+    set(
+        &f,
+        &n("www.example.test."),
+        RecordType::A,
+        None,
+        vec![a("192.0.2.12")],
+    );
+    let text = read(&f, "z.zone");
+    assert!(!text.contains("192.0.2.10"), "{text}");
+}
+
+#[test]
+fn set_new_name_goes_to_end_with_relative_names() {
+    let f = fixture(&[("z.zone", ZONE)]);
+    let mx = RData::MX(MX::new(5, n("mail.example.test.")));
+    set(&f, &n("new.example.test."), RecordType::MX, None, vec![mx]);
+    let text = read(&f, "z.zone");
+    assert!(
+        text.ends_with("mail    IN A    192.0.2.25\nnew 300 IN MX   5 mail\n"),
+        "{text}"
+    );
+}
+
+#[test]
+fn unchanged_set_writes_nothing() {
+    let f = fixture(&[("z.zone", ZONE)]);
+    let p = open(&f)
+        .set(
+            &n("mail.example.test."),
+            RecordType::A,
+            None,
+            vec![a("192.0.2.25")],
+        )
+        .unwrap();
+    assert!(!p.changed());
+    assert_eq!(p.new_serial, 7);
+}
+
+#[test]
+fn delete_moves_inherited_owner_to_next_line() {
+    let f = fixture(&[("z.zone", ZONE)]);
+    del(&f, &n("www.example.test."), Some(RecordType::A), &[]);
+    let text = read(&f, "z.zone");
+    assert!(
+        text.contains(
+            "ns1     IN A    192.0.2.1   ; the name server\nwww     IN AAAA 2001:db8::10\n"
+        ),
+        "{text}"
+    );
+    let z = load_zone_file(&f.main, &origin()).unwrap().zone;
+    let www = z.node(&LowerName::new(&n("www.example.test."))).unwrap();
+    assert!(www.get(RecordType::AAAA).is_some() && www.get(RecordType::A).is_none());
+}
+
+#[test]
+fn delete_name_and_nothing_matched() {
+    let f = fixture(&[("z.zone", ZONE)]);
+    del(&f, &n("www.example.test."), None, &[]);
+    let text = read(&f, "z.zone");
+    assert!(
+        !text.contains("www") && !text.contains("2001:db8::10"),
+        "{text}"
+    );
+    let e = open(&f)
+        .delete(&n("www.example.test."), None, &[])
+        .unwrap_err();
+    assert!(matches!(e, EditError::NothingMatched(_)), "{e}");
+    let e = open(&f)
+        .delete(&n("mail.example.test."), None, &[a("192.0.2.99")])
+        .unwrap_err();
+    assert!(matches!(e, EditError::NothingMatched(_)), "{e}");
+}
+
+#[test]
+fn invalid_edit_is_refused_and_file_untouched() {
+    let f = fixture(&[("z.zone", ZONE)]);
+    // A CNAME beside other data.
+    let cname = RData::CNAME(hickory_proto::rr::rdata::CNAME(n("mail.example.test.")));
+    let e = open(&f)
+        .set(
+            &n("www.example.test."),
+            RecordType::CNAME,
+            None,
+            vec![cname],
+        )
+        .unwrap_err();
+    assert!(matches!(e, EditError::Invalid(_)), "{e}");
+    assert!(e.to_string().contains("CNAME"), "{e}");
+    // Deleting the SOA.
+    let e = open(&f)
+        .delete(&origin(), Some(RecordType::SOA), &[])
+        .unwrap_err();
+    assert!(
+        matches!(e, EditError::Invalid(_) | EditError::Unsupported(_)),
+        "{e}"
+    );
+    assert_eq!(read(&f, "z.zone"), ZONE);
+}
+
+#[test]
+fn soa_serial_bump_keeps_parenthesised_layout() {
+    let f = fixture(&[("z.zone", ZONE)]);
+    del(&f, &n("mail.example.test."), None, &[]);
+    let text = read(&f, "z.zone");
+    assert!(text.contains("@       IN SOA  ns1 hostmaster (\n                8          ; serial\n                300 60 1209600\n                60 )       ; minimum\n"), "{text}");
+    // An explicit SOA set with an older serial still moves forward.
+    let ed = open(&f);
+    let RData::SOA(mut soa) = ed.zone().soa().rdata[0].clone() else {
+        panic!()
+    };
+    soa.serial = 3;
+    soa.refresh = 600;
+    let p = ed
+        .set(&origin(), RecordType::SOA, None, vec![RData::SOA(soa)])
+        .unwrap();
+    assert_eq!(p.new_serial, 9);
+    p.commit().unwrap();
+    let text = read(&f, "z.zone");
+    assert!(
+        text.contains("                9          ; serial\n                600 60 1209600\n"),
+        "{text}"
+    );
+}
+
+#[test]
+fn serial_policy_increment_wraps_and_prefers_newer() {
+    assert_eq!(next_serial(7, 7), 8);
+    assert_eq!(next_serial(7, 100), 100);
+    assert_eq!(next_serial(7, 3), 8);
+    assert_eq!(next_serial(u32::MAX, u32::MAX), 1, "0 is skipped");
+    assert_eq!(
+        next_serial(u32::MAX, 5),
+        5,
+        "5 follows 2^32-1 in RFC 1982 space"
+    );
+}
+
+#[test]
+fn include_with_origin_is_edited_where_the_record_lives() {
+    let main = "$ORIGIN example.test.\n$TTL 300\n@ SOA ns1 hm 1 2 3 4 5\n  NS ns1\nns1 A 192.0.2.1\n$INCLUDE sub.inc sub\n; after include\nzz TXT \"end\"\n";
+    let inc = "; included\nhost A 192.0.2.50 ; in sub\n  TXT \"x\"\n$ORIGIN deeper.sub.example.test.\nh2 A 192.0.2.51\n";
+    let f = fixture(&[("example.test.zone", main), ("sub.inc", inc)]);
+    let ed = open(&f);
+    let p = ed
+        .set(
+            &n("host.sub.example.test."),
+            RecordType::A,
+            None,
+            vec![a("192.0.2.60")],
+        )
+        .unwrap();
+    p.commit().unwrap();
+    assert_eq!(read(&f, "sub.inc"), inc.replace("192.0.2.50", "192.0.2.60"));
+    assert!(read(&f, "example.test.zone").contains("@ SOA ns1 hm 2 2 3 4 5\n"));
+    // A new record at a name that only lives in the include goes after it there, with a
+    // name relative to the origin in effect at that line.
+    let txt = RData::TXT(TXT::new(vec!["y".into()]));
+    set(
+        &f,
+        &n("h2.deeper.sub.example.test."),
+        RecordType::TXT,
+        None,
+        vec![txt],
+    );
+    assert!(
+        read(&f, "sub.inc").ends_with("h2 A 192.0.2.51\nh2 300 TXT \"y\"\n"),
+        "{}",
+        read(&f, "sub.inc")
+    );
+    // Deleting the include's first record moves its owner to the inherited line.
+    del(&f, &n("host.sub.example.test."), Some(RecordType::A), &[]);
+    assert!(
+        read(&f, "sub.inc").starts_with("; included\nhost TXT \"x\"\n"),
+        "{}",
+        read(&f, "sub.inc")
+    );
+}
+
+#[test]
+fn multi_line_record_changing_shape_is_rewritten_whole() {
+    let z = "$ORIGIN example.test.\n$TTL 300\n@ SOA ns1 hm 1 2 3 4 5\n  NS ns1\nns1 A 192.0.2.1\nt TXT ( \"a\" ; first\n   \"b\" ) ; second\nafter A 192.0.2.9\n";
+    let f = fixture(&[("z.zone", z)]);
+    let txt = RData::TXT(TXT::new(vec!["only".into()]));
+    set(&f, &n("t.example.test."), RecordType::TXT, None, vec![txt]);
+    let text = read(&f, "z.zone");
+    assert!(
+        text.contains("ns1 A 192.0.2.1\nt IN TXT \"only\"\nafter A"),
+        "{text}"
+    );
+    // Same shape: the parenthesised layout and its comments survive.
+    let f = fixture(&[("z.zone", z)]);
+    let txt = RData::TXT(TXT::new(vec!["a".into(), "c".into()]));
+    set(&f, &n("t.example.test."), RecordType::TXT, None, vec![txt]);
+    assert!(read(&f, "z.zone").contains("t TXT ( \"a\" ; first\n   \"c\" ) ; second\n"));
+}
+
+#[test]
+fn generated_records_are_refused() {
+    let z = "$ORIGIN example.test.\n$TTL 300\n@ SOA ns1 hm 1 2 3 4 5\n  NS ns1\nns1 A 192.0.2.1\n$GENERATE 1-3 h$ A 192.0.2.$\n";
+    let f = fixture(&[("z.zone", z)]);
+    let e = open(&f)
+        .delete(&n("h2.example.test."), None, &[])
+        .unwrap_err();
+    assert!(matches!(e, EditError::Unsupported(_)), "{e}");
+    assert_eq!(read(&f, "z.zone"), z);
+}
+
+#[test]
+fn crlf_files_stay_crlf() {
+    let z = ZONE.replace('\n', "\r\n");
+    let f = fixture(&[("z.zone", &z)]);
+    let mx = RData::MX(MX::new(5, n("mail.example.test.")));
+    set(&f, &n("new.example.test."), RecordType::MX, None, vec![mx]);
+    let text = read(&f, "z.zone");
+    assert_eq!(text.matches('\n').count(), text.matches("\r\n").count());
+    assert!(text.ends_with("new 300 IN MX   5 mail\r\n"), "{text}");
+}
+
+#[test]
+fn concurrent_change_aborts_commit() {
+    let f = fixture(&[("z.zone", ZONE)]);
+    let p = plan_www(&f, "192.0.2.11");
+    std::fs::write(&f.main, ZONE.replace("mail    IN A", "mail 60 IN A")).unwrap();
+    assert!(matches!(p.commit().unwrap_err(), EditError::Changed(_)));
+}
