@@ -8,5 +8,6 @@
 pub mod catalog;
 pub mod cli;
 pub mod engine;
+pub mod update;
 pub mod watch;
 pub mod zone;
