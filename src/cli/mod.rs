@@ -6,6 +6,7 @@ pub mod check;
 use clap::{Parser, Subcommand};
 
 pub mod watch;
+pub mod zone_edit;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -26,6 +27,24 @@ pub enum Command {
     Serve(ServeArgs),
     /// Watch a name propagate across authoritative servers and resolvers.
     Watch(watch::WatchArgs),
+    /// Edit and inspect zones.
+    Zone(ZoneArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ZoneArgs {
+    #[command(subcommand)]
+    pub command: ZoneCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ZoneCommand {
+    /// Replace an RRset in the zone's file (comments and layout are kept).
+    Set(zone_edit::ZoneSetArgs),
+    /// Delete records, an RRset or a whole name from the zone's file.
+    Del(zone_edit::ZoneDelArgs),
+    /// Edit the zone's file in $VISUAL/$EDITOR, validated before it is written.
+    Edit(zone_edit::ZoneEditArgs),
 }
 
 #[derive(Debug, clap::Args)]

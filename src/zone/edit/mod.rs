@@ -350,7 +350,7 @@ impl ZoneEditor {
         got: &Zone,
         wanted: &BTreeMap<Key, (Name, u32, Vec<RData>)>,
     ) -> Result<(), EditError> {
-        let mut expect: HashSet<(LowerName, RecordType, u32, Vec<u8>)> = HashSet::new();
+        let mut expect: RecordSet = HashSet::new();
         for set in self.zone.rrsets_canonical() {
             let key = (LowerName::new(&set.name), set.rtype);
             if wanted.contains_key(&key) {
@@ -375,17 +375,7 @@ impl ZoneEditor {
                 ));
             }
         }
-        let mut have = HashSet::new();
-        for set in got.rrsets_canonical() {
-            for r in &set.rdata {
-                have.insert((
-                    LowerName::new(&set.name),
-                    set.rtype,
-                    set.ttl,
-                    wire::encode(r).unwrap_or_default(),
-                ));
-            }
-        }
+        let have = record_set(got, false);
         if have == expect {
             return Ok(());
         }
@@ -400,6 +390,34 @@ impl ZoneEditor {
             missing.unwrap_or_else(|| "-".into())
         )))
     }
+}
+
+type RecordSet = HashSet<(LowerName, RecordType, u32, Vec<u8>)>;
+
+/// A zone's records as comparable values; with `ignore_serial`, SOA serials are zeroed.
+fn record_set(zone: &Zone, ignore_serial: bool) -> RecordSet {
+    let mut out = HashSet::new();
+    for set in zone.rrsets_canonical() {
+        for r in &set.rdata {
+            let r = match r {
+                RData::SOA(s) if ignore_serial => {
+                    let mut s = s.clone();
+                    s.serial = 0;
+                    RData::SOA(s)
+                }
+                other => other.clone(),
+            };
+            let wire = wire::encode(&r).unwrap_or_default();
+            out.insert((LowerName::new(&set.name), set.rtype, set.ttl, wire));
+        }
+    }
+    out
+}
+
+/// True when two versions differ in anything but the SOA serial: the "content changed"
+/// input of the serial policy.
+pub fn content_differs(a: &Zone, b: &Zone) -> bool {
+    record_set(a, true) != record_set(b, true)
 }
 
 /// Records as the editor's RRset edits: the final content of every RRset an update (or a

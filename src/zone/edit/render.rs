@@ -95,9 +95,12 @@ pub(super) fn render(
             actions.insert(i, Action::Delete);
         }
         if !left.is_empty() {
-            let anchor = (0..entries.len())
-                .rev()
-                .find(|&i| LowerName::new(&entries[i].owner) == key.0)
+            // After the RRset's last line, else the owner's last line, else at the end.
+            let last_of = |same: &dyn Fn(&Entry) -> bool| {
+                (0..entries.len()).rev().find(|&i| same(&entries[i]))
+            };
+            let anchor = last_of(&|e| e.key() == *key)
+                .or_else(|| last_of(&|e| LowerName::new(&e.owner) == key.0))
                 .map_or(Anchor::EndOfMain, Anchor::After);
             for r in left {
                 inserts.push((anchor, name.clone(), *ttl, key.1, r.clone()));

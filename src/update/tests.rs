@@ -1,4 +1,5 @@
 use std::net::Ipv4Addr;
+use std::str::FromStr;
 
 use hickory_proto::op::Query;
 use hickory_proto::rr::rdata::{A, CNAME, NS, SOA, TXT};
