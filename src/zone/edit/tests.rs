@@ -118,34 +118,35 @@ fn set_with_new_ttl_adds_ttl_token_and_keeps_comment() {
 }
 
 #[test]
-fn set_appends_after_last_record_of_owner_and_removes_extra_lines() {
+fn set_appends_after_its_rrset_or_owner_and_removes_extra_lines() {
     let f = fixture(&[("z.zone", ZONE)]);
-    let ed = open(&f);
-    // Two records for www A: one line is rewritten, one is added after www's last line.
-    ed.set(
-        &n("www.example.test."),
+    let www = n("www.example.test.");
+    // A second A record goes right after the RRset's last line.
+    set(
+        &f,
+        &www,
         RecordType::A,
         None,
         vec![a("192.0.2.10"), a("192.0.2.12")],
-    )
-    .unwrap()
-    .commit()
-    .unwrap();
+    );
     let text = read(&f, "z.zone");
     assert!(
-        text.contains("        IN AAAA 2001:db8::10\nwww  30 IN A    192.0.2.12\n; mail"),
+        text.contains("www  30 IN A    192.0.2.10\nwww  30 IN A    192.0.2.12\n        IN AAAA"),
         "{text}"
     );
-    // Now back to one record: the line of the dropped value goes, and the AAAA line that
-    // inherited its owner names it.
-    set(
-        &f,
-        &n("www.example.test."),
-        RecordType::A,
-        None,
-        vec![a("192.0.2.12")],
-    );
+    // A new type goes after the owner's last line, with the file's $TTL.
+    let txt = RData::TXT(TXT::new(vec!["t".into()]));
+    set(&f, &www, RecordType::TXT, None, vec![txt]);
     let text = read(&f, "z.zone");
+    assert!(
+        text.contains("        IN AAAA 2001:db8::10\nwww 300 IN TXT  \"t\"\n; mail"),
+        "{text}"
+    );
+    // Back to one A record: the dropped value's line goes; the AAAA line still inherits
+    // www from the line now before it.
+    set(&f, &www, RecordType::A, None, vec![a("192.0.2.12")]);
+    let text = read(&f, "z.zone");
+    assert!(text.contains("ns1     IN A    192.0.2.1   ; the name server\nwww  30 IN A    192.0.2.12\n        IN AAAA"), "{text}");
     assert!(!text.contains("192.0.2.10"), "{text}");
 }
 
