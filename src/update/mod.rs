@@ -530,3 +530,5 @@ fn soa_fields_changed(file_zone: &Zone, e: &RRsetEdit) -> bool {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_files;
