@@ -51,6 +51,9 @@ pub(crate) struct Entry {
     /// Index in `tokens` of the TTL and of the type; the RDATA follows the type.
     pub ttl_idx: Option<usize>,
     pub type_idx: usize,
+    /// A `$TTL` was in effect (the loader keeps it across files); without one, a record
+    /// with no TTL of its own takes the previous record's (RFC 1035 §5.1).
+    pub ttl_directive_seen: bool,
 }
 
 impl Entry {
@@ -68,6 +71,7 @@ impl Entry {
 pub(crate) struct ZoneFiles {
     pub files: Vec<SourceFile>,
     pub entries: Vec<Entry>,
+    ttl_seen: bool,
 }
 
 pub(crate) fn split_lines(text: &str) -> Vec<String> {
@@ -84,6 +88,7 @@ pub(crate) fn read_zone_files(
     let mut zf = ZoneFiles {
         files: Vec::new(),
         entries: Vec::new(),
+        ttl_seen: false,
     };
     walk(&mut zf, main, origin.clone(), overlay, 0)?;
     Ok(zf)
@@ -148,6 +153,7 @@ fn walk(
                 }
                 "$TTL" => {
                     zf.files[idx].last_ttl_directive = arg.and_then(|a| parse_ttl(&a.raw));
+                    zf.ttl_seen = true;
                 }
                 "$INCLUDE" => {
                     let a = arg.ok_or_else(|| bad(first, "$INCLUDE without a file"))?;
@@ -209,6 +215,7 @@ fn walk(
             rdata,
             ttl_idx,
             type_idx,
+            ttl_directive_seen: zf.ttl_seen,
         });
     }
     zf.files[idx].end_origin = origin;

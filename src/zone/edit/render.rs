@@ -108,6 +108,8 @@ pub(super) fn render(
         }
     }
 
+    pin_inherited_ttls(ed, &mut actions, &inserts);
+
     let mut out = Vec::new();
     for (fi, file) in ed.files.files.iter().enumerate() {
         let nl = file.newline();
@@ -184,6 +186,51 @@ pub(super) fn render(
         }
     }
     Ok(out)
+}
+
+/// Without `$TTL`, a record with no TTL of its own takes the previous record's. When
+/// the record before it changes (deleted, new TTL, lines added after it), its TTL is
+/// written out so that it keeps the one it had.
+fn pin_inherited_ttls(
+    ed: &ZoneEditor,
+    actions: &mut HashMap<usize, Action>,
+    inserts: &[(Anchor, Name, u32, RecordType, RData)],
+) {
+    let entries = &ed.files.entries;
+    for i in 1..entries.len() {
+        let e = &entries[i];
+        if e.ttl_idx.is_some() || e.ttl_directive_seen {
+            continue;
+        }
+        let prev_changed = match actions.get(&(i - 1)) {
+            Some(Action::Delete) | Some(Action::Rewrite { ttl: Some(_), .. }) => true,
+            _ => inserts
+                .iter()
+                .any(|(a, ..)| matches!(a, Anchor::After(p) if *p == i - 1)),
+        };
+        let ttl = ed
+            .zone
+            .node(&e.key().0)
+            .and_then(|n| n.get(e.rtype))
+            .map(|s| s.ttl);
+        let (true, Some(ttl)) = (prev_changed, ttl) else {
+            continue;
+        };
+        match actions.get_mut(&i) {
+            Some(Action::Delete) | Some(Action::Rewrite { ttl: Some(_), .. }) => {}
+            Some(Action::Rewrite { ttl: t, .. }) => *t = Some(ttl),
+            None => {
+                let rdata = e.rdata.clone();
+                actions.insert(
+                    i,
+                    Action::Rewrite {
+                        rdata,
+                        ttl: Some(ttl),
+                    },
+                );
+            }
+        }
+    }
 }
 
 fn ensure_newline(text: &mut String, nl: &str) {

@@ -364,3 +364,29 @@ fn concurrent_change_aborts_commit() {
     std::fs::write(&f.main, ZONE.replace("mail    IN A", "mail 60 IN A")).unwrap();
     assert!(matches!(p.commit().unwrap_err(), EditError::Changed(_)));
 }
+
+#[test]
+fn files_without_ttl_directive_keep_inherited_ttls() {
+    // No $TTL: `www` and `mail` take the TTL of the record before them.
+    let z = "$ORIGIN example.test.\n@ 3600 SOA ns1 hm 1 2 3 4 5\n  NS ns1\nns1 A 192.0.2.1\nwww A 192.0.2.2\nmail A 192.0.2.3\n";
+    let f = fixture(&[("z.zone", z)]);
+    let txt = RData::TXT(TXT::new(vec!["x".into()]));
+    set(
+        &f,
+        &n("ns1.example.test."),
+        RecordType::TXT,
+        Some(60),
+        vec![txt],
+    );
+    del(&f, &n("www.example.test."), None, &[]);
+    let text = read(&f, "z.zone");
+    assert!(
+        text.contains("ns1 60 TXT \"x\"\nmail 3600 A 192.0.2.3\n"),
+        "{text}"
+    );
+    let zone = load_zone_file(&f.main, &origin()).unwrap().zone;
+    let mail = zone
+        .node(&LowerName::new(&n("mail.example.test.")))
+        .unwrap();
+    assert_eq!(mail.get(RecordType::A).unwrap().ttl, 3600);
+}
