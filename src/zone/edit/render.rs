@@ -197,8 +197,7 @@ fn pin_inherited_ttls(
     inserts: &[(Anchor, Name, u32, RecordType, RData)],
 ) {
     let entries = &ed.files.entries;
-    for i in 1..entries.len() {
-        let e = &entries[i];
+    for (i, e) in entries.iter().enumerate().skip(1) {
         if e.ttl_idx.is_some() || e.ttl_directive_seen {
             continue;
         }
