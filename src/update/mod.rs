@@ -132,6 +132,18 @@ pub fn handle_update(
     }
 }
 
+/// The answer to an UPDATE (RFC 2136 §3.8): the request's ID and zone section, and the
+/// RCODE; the other sections stay empty. EDNS and TSIG are the caller's to add.
+pub fn response(request: &Message, rcode: ResponseCode) -> Message {
+    let mut m = Message::response(request.metadata.id, OpCode::Update);
+    m.metadata.response_code = rcode;
+    // A FORMERR may be about the zone section itself; echo it only when it has one entry.
+    if request.queries.len() == 1 {
+        m.queries = request.queries.clone();
+    }
+    m
+}
+
 /// Types that never name data in a zone (RFC 2136 §3.4.1.2, RFC 6895 §3.1).
 fn is_meta(t: RecordType) -> bool {
     matches!(

@@ -121,3 +121,49 @@ fn nsupdate_messages_parse_and_apply() {
         ResponseCode::Refused
     );
 }
+
+#[test]
+fn response_echoes_id_and_zone() {
+    let req = Message::from_vec(NSUPDATE_ADD).unwrap();
+    let resp = response(&req, ResponseCode::NXRRSet);
+    let wire = resp.to_vec().unwrap();
+    let back = Message::from_vec(&wire).unwrap();
+    assert_eq!(back.metadata.id, req.metadata.id);
+    assert_eq!(back.metadata.op_code, OpCode::Update);
+    assert_eq!(back.metadata.response_code, ResponseCode::NXRRSet);
+    assert_eq!(back.queries, req.queries);
+    assert!(back.answers.is_empty() && back.authorities.is_empty());
+}
+
+/// Corrupted nsupdate messages either fail to decode or get an RCODE; never a panic.
+#[test]
+fn mutated_messages_never_panic() {
+    let z = zone();
+    let acl = open_acl();
+    let mut state = 0x2545_f491u32;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 17;
+        state ^= state << 5;
+        state
+    };
+    let mut decoded = 0;
+    for base in [NSUPDATE_ADD, NSUPDATE_PREREQ, NSUPDATE_TSIG] {
+        for _ in 0..2000 {
+            let mut bytes = base.to_vec();
+            for _ in 0..1 + next() % 4 {
+                let i = next() as usize % bytes.len();
+                bytes[i] = next() as u8;
+            }
+            if let Ok(m) = Message::from_vec(&bytes) {
+                decoded += 1;
+                let r = handle_update(&m, Some(&z), &acl, LOCAL, None);
+                let _ = response(&m, r.rcode).to_vec();
+            }
+        }
+    }
+    assert!(
+        decoded > 100,
+        "the mutations should mostly still decode ({decoded})"
+    );
+}
