@@ -32,6 +32,14 @@ pub struct ZoneFileArgs {
 }
 
 #[derive(Debug, Clone, clap::Args)]
+#[command(after_help = "Examples:
+  zonecast zone set example.test www A 192.0.2.11
+  zonecast zone set example.test www A 60 192.0.2.11     (TTL 60)
+  zonecast zone set --add example.test www A 192.0.2.12  (a second record)
+  zonecast zone set example.test @ TXT '\"v=spf1 -all\"'
+
+The file is validated (as `zonecast check` does) before it is written, the SOA serial is
+increased, and the file is replaced atomically, so a running primary reloads it once.")]
 pub struct ZoneSetArgs {
     #[command(flatten)]
     pub target: ZoneFileArgs,
@@ -54,6 +62,10 @@ pub struct ZoneSetArgs {
 }
 
 #[derive(Debug, Clone, clap::Args)]
+#[command(after_help = "Examples:
+  zonecast zone del example.test www                 (every record at www)
+  zonecast zone del example.test www AAAA            (one RRset)
+  zonecast zone del example.test www A 192.0.2.12    (one record)")]
 pub struct ZoneDelArgs {
     #[command(flatten)]
     pub target: ZoneFileArgs,
@@ -68,6 +80,11 @@ pub struct ZoneDelArgs {
 }
 
 #[derive(Debug, Clone, clap::Args)]
+#[command(
+    after_help = "Like `crontab -e`: the editor works on a private copy; when the result does not load,
+the errors are shown and you are asked to edit again. If you change records but not the
+serial, the serial is increased for you. $INCLUDEd files are not opened."
+)]
 pub struct ZoneEditArgs {
     #[command(flatten)]
     pub target: ZoneFileArgs,
