@@ -231,6 +231,12 @@ impl ZoneEditor {
         let old_serial = self.zone.serial();
         let mut wanted: BTreeMap<Key, (Name, u32, Vec<RData>)> = BTreeMap::new();
         for e in edits {
+            if !self.origin.zone_of(&e.name) {
+                return Err(EditError::Unsupported(format!(
+                    "{} is not in zone {}",
+                    e.name, self.origin
+                )));
+            }
             let key = (LowerName::new(&e.name), e.rtype);
             let current = self.zone.node(&key.0).and_then(|n| n.get(e.rtype));
             let ttl = e

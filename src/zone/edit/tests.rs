@@ -227,6 +227,16 @@ fn invalid_edit_is_refused_and_file_untouched() {
         .unwrap_err();
     assert!(matches!(e, EditError::Invalid(_)), "{e}");
     assert!(e.to_string().contains("CNAME"), "{e}");
+    // A name outside the zone.
+    let e = open(&f)
+        .set(
+            &n("www.other.test."),
+            RecordType::A,
+            None,
+            vec![a("192.0.2.1")],
+        )
+        .unwrap_err();
+    assert!(e.to_string().contains("not in zone"), "{e}");
     // Deleting the SOA.
     let e = open(&f)
         .delete(&origin(), Some(RecordType::SOA), &[])
