@@ -519,11 +519,22 @@ pub fn write_back(
     origin: &Name,
     applied: &AppliedUpdate,
 ) -> Result<PlannedEdit, EditError> {
+    write_back_rrsets(main, origin, &applied.zone, &applied.touched)
+}
+
+/// `write_back` for several updates at once: `zone` is the newest version and `touched`
+/// every RRset the updates since the last write-back changed. Writing back costs a full
+/// parse and check of the files, so a busy primary batches (as Knot's `zonefile-sync`
+/// delay does) rather than rewriting the file after every update.
+pub fn write_back_rrsets(
+    main: &Path,
+    origin: &Name,
+    zone: &Zone,
+    touched: &[(Name, RecordType)],
+) -> Result<PlannedEdit, EditError> {
     let editor = ZoneEditor::open(main, origin)?;
-    let mut edits: Vec<RRsetEdit> =
-        crate::zone::edit::rrset_edits_from(&applied.zone, &applied.touched);
-    let file_serial = editor.zone().serial();
-    let serial = next_serial(file_serial, applied.to_serial);
+    let mut edits: Vec<RRsetEdit> = crate::zone::edit::rrset_edits_from(zone, touched);
+    let serial = next_serial(editor.zone().serial(), zone.serial());
     // The SOA goes through as an edit only when a field other than the serial changed.
     edits.retain(|e| e.rtype != RecordType::SOA || soa_fields_changed(editor.zone(), e));
     editor.plan(&edits, SerialMode::Exact(serial))

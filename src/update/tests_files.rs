@@ -167,3 +167,39 @@ fn mutated_messages_never_panic() {
         "the mutations should mostly still decode ({decoded})"
     );
 }
+
+#[test]
+fn write_back_of_several_updates_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("example.test.zone");
+    std::fs::write(&path, FILE).unwrap();
+    let origin = n("example.test.");
+    let z0 = crate::zone::load::load_zone_file(&path, &origin)
+        .unwrap()
+        .zone;
+    let add = |name: &str, addr: &str| rr(name, 60, DNSClass::IN, a(addr));
+    let up1 = apply_update(
+        &z0,
+        &request(vec![], vec![add("one.example.test.", "192.0.2.1")]),
+    )
+    .unwrap()
+    .unwrap();
+    let del_www = empty("www.example.test.", DNSClass::ANY, RecordType::A);
+    let up2 = apply_update(&up1.zone, &request(vec![], vec![del_www]))
+        .unwrap()
+        .unwrap();
+    let touched: Vec<_> = up1.touched.iter().chain(&up2.touched).cloned().collect();
+    let plan = write_back_rrsets(&path, &origin, &up2.zone, &touched).unwrap();
+    assert_eq!(plan.new_serial, 9);
+    plan.commit().unwrap();
+    let reloaded = crate::zone::load::load_zone_file(&path, &origin)
+        .unwrap()
+        .zone;
+    assert_eq!(reloaded.records_canonical(), up2.zone.records_canonical());
+    // Both www A lines went, the one with an omitted owner too; the rest is untouched.
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        text.contains("ns1 A 192.0.2.1\nalias CNAME www\n"),
+        "{text}"
+    );
+}
