@@ -5,6 +5,7 @@
 //! and the TCP side a small tokio runtime. Both call the same [`Handler`].
 
 pub mod handler;
+mod mmsg;
 pub mod reply;
 pub mod request;
 pub mod tcp;

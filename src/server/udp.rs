@@ -1,7 +1,7 @@
 //! UDP: one socket per worker thread, all bound to the same address with SO_REUSEPORT
 //! so the kernel spreads queries over the workers without any lock or queue of ours.
-//! Each worker is a plain blocking loop that reuses its buffers: no task, no allocation
-//! per query on the transport side.
+//! Each worker is a plain blocking loop over recvmmsg/sendmmsg batches that reuses its
+//! buffers: no task, no allocation per query on the transport side.
 
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
@@ -12,6 +12,7 @@ use std::time::Duration;
 use socket2::{Domain, Protocol, Socket, Type};
 
 use super::handler::{Handler, RequestInfo, Response, Transport};
+use super::mmsg::Batch;
 
 /// How often a blocked worker wakes to check for shutdown.
 const STOP_POLL: Duration = Duration::from_millis(200);
@@ -33,11 +34,10 @@ pub(crate) fn bind(addr: SocketAddr) -> io::Result<UdpSocket> {
 
 /// Serves queries on `sock` until `stop` is set.
 pub(crate) fn run(sock: UdpSocket, handler: Arc<Handler>, stop: Arc<AtomicBool>) {
-    let mut buf = vec![0u8; 65535];
-    let mut out = Vec::with_capacity(4096);
+    let mut batch = Batch::new();
     while !stop.load(Ordering::Relaxed) {
-        let (len, peer) = match sock.recv_from(&mut buf) {
-            Ok(r) => r,
+        match batch.recv(&sock) {
+            Ok(_) => {}
             Err(e)
                 if matches!(
                     e.kind(),
@@ -52,21 +52,22 @@ pub(crate) fn run(sock: UdpSocket, handler: Arc<Handler>, stop: Arc<AtomicBool>)
                 tracing::warn!("udp receive: {e}");
                 continue;
             }
-        };
-        let Some(msg) = buf.get(..len) else { continue };
-        let info = RequestInfo {
-            transport: Transport::Udp,
-            peer,
-        };
-        match handler.handle(msg, &info, &mut out) {
-            Response::None => {}
-            Response::Message => {
-                if let Err(e) = sock.send_to(&out, peer) {
-                    tracing::debug!("udp send to {peer}: {e}");
+        }
+        batch.process(|msg, peer, out| {
+            let info = RequestInfo {
+                transport: Transport::Udp,
+                peer,
+            };
+            match handler.handle(msg, &info, out) {
+                Response::None => false,
+                Response::Message => true,
+                // Multi-message replies are TCP only; an extension must not stream on UDP.
+                Response::Stream(_) => {
+                    tracing::warn!("stream response dropped on UDP");
+                    false
                 }
             }
-            // Multi-message replies are TCP only; an extension must not stream on UDP.
-            Response::Stream(_) => tracing::warn!("stream response dropped on UDP"),
-        }
+        });
+        batch.send(&sock);
     }
 }
