@@ -58,6 +58,15 @@ struct Running {
 
 impl Running {
     fn start(config: HandlerConfig, idle: Duration) -> Running {
+        Running::start_on(config, idle, &["127.0.0.1:0"], 16)
+    }
+
+    fn start_on(
+        config: HandlerConfig,
+        idle: Duration,
+        addrs: &[&str],
+        max_conns: usize,
+    ) -> Running {
         let mut catalog = Catalog::new();
         catalog.insert(Arc::new(ZoneHandle::new(
             n("example.test."),
@@ -65,11 +74,11 @@ impl Running {
         )));
         let handler = Handler::new(Arc::new(ArcSwap::from_pointee(catalog)), config);
         let listen = ListenConfig {
-            addrs: vec!["127.0.0.1:0".parse().unwrap()],
+            addrs: addrs.iter().map(|a| a.parse().unwrap()).collect(),
             udp_threads: 2,
             tcp: TcpOptions {
                 idle_timeout: idle,
-                max_connections: 16,
+                max_connections: max_conns,
             },
         };
         Running {
@@ -409,4 +418,78 @@ fn responses_get_no_reply() {
     s.set_read_timeout(Some(Duration::from_millis(300)))
         .unwrap();
     assert!(s.recv_from(&mut buf).is_err(), "no reply to the response");
+}
+
+#[test]
+fn several_listen_addresses_v4_and_v6() {
+    let v6_available = UdpSocket::bind("[::1]:0").is_ok();
+    let addrs: &[&str] = if v6_available {
+        &["127.0.0.1:0", "[::1]:0"]
+    } else {
+        &["127.0.0.1:0", "127.0.0.2:0"]
+    };
+    let srv = Running::start_on(HandlerConfig::default(), Duration::from_secs(10), addrs, 16);
+    assert_eq!(srv.server.local_addrs().len(), 2);
+    for (i, addr) in srv.server.local_addrs().iter().enumerate() {
+        assert_ne!(addr.port(), 0);
+        let q = query(30 + i as u16, "www.example.test.", 1, None);
+        let raw = {
+            let s = UdpSocket::bind(SocketAddr::new(addr.ip(), 0)).unwrap();
+            s.set_read_timeout(Some(WAIT)).unwrap();
+            s.send_to(&q, addr).unwrap();
+            let mut buf = [0u8; 512];
+            let (len, _) = s.recv_from(&mut buf).expect("UDP reply");
+            buf[..len].to_vec()
+        };
+        assert_eq!(
+            a_addrs(&Message::from_vec(&raw).unwrap()),
+            vec!["192.0.2.10"]
+        );
+        let mut t = tcp_connect(*addr);
+        tcp_send(&mut t, &q);
+        assert_eq!(a_addrs(&tcp_read(&mut t)), vec!["192.0.2.10"]);
+    }
+}
+
+#[test]
+fn connections_beyond_the_limit_are_closed() {
+    let srv = Running::start_on(
+        HandlerConfig::default(),
+        Duration::from_secs(10),
+        &["127.0.0.1:0"],
+        2,
+    );
+    let q = query(40, "www.example.test.", 1, None);
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let mut s = tcp_connect(srv.addr());
+        tcp_send(&mut s, &q);
+        assert_eq!(tcp_read(&mut s).metadata.id, 40);
+        held.push(s);
+    }
+    let mut third = tcp_connect(srv.addr());
+    let _ = third.write_all(&q);
+    let mut buf = [0u8; 2];
+    // Closed at once: EOF or reset, never a reply (bounded by the read timeout).
+    match third.read(&mut buf) {
+        Ok(n) => assert_eq!(n, 0),
+        Err(e) => assert_ne!(
+            e.kind(),
+            std::io::ErrorKind::WouldBlock,
+            "no close within {WAIT:?}"
+        ),
+    }
+    // Closing one frees its slot: a new connection is then served.
+    drop(held.pop());
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let mut s = tcp_connect(srv.addr());
+        let mut framed = (q.len() as u16).to_be_bytes().to_vec();
+        framed.extend_from_slice(&q);
+        let mut len = [0u8; 2];
+        if s.write_all(&framed).is_ok() && s.read_exact(&mut len).is_ok() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "slot never freed");
+    }
 }
