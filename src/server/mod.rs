@@ -10,6 +10,7 @@ pub mod reply;
 pub mod request;
 pub mod tcp;
 mod udp;
+mod wire;
 
 use std::io;
 use std::net::{SocketAddr, TcpListener as StdTcpListener, UdpSocket};

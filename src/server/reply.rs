@@ -8,11 +8,10 @@
 //! while additional data that does not fit is silently left out. The OPT record is
 //! reserved up front, so it is present on truncated replies too (RFC 6891 §7).
 
+use super::request::{EdnsRequest, HEADER_LEN, OPT_EDE, OPT_NSID, OPT_ZONEVERSION};
+use super::wire::Writer;
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{DNSClass, Name, Record, RecordType};
-use hickory_proto::serialize::binary::{BinEncodable, BinEncoder};
-
-use super::request::{EdnsRequest, HEADER_LEN, OPT_EDE, OPT_NSID, OPT_ZONEVERSION};
 
 /// The smallest reply size a UDP client must accept (RFC 1035 §4.2.1).
 pub const MIN_UDP: u16 = 512;
@@ -91,23 +90,22 @@ pub fn encode(
     let mut counts = [0u16; 4];
     let mut truncated = false;
     {
-        let mut enc = BinEncoder::new(out);
-        enc.set_max_size(u16::try_from(body_limit).unwrap_or(u16::MAX));
-        let _ = enc.emit_vec(&[0; HEADER_LEN]);
+        let mut w = Writer::new(out, body_limit);
+        w.out.extend_from_slice(&[0; HEADER_LEN]);
         if let Some((name, qtype, qclass)) = head.question {
-            let ok = name.emit(&mut enc).is_ok()
-                && enc.emit_u16(qtype.into()).is_ok()
-                && enc.emit_u16(qclass.into()).is_ok();
-            if ok {
+            let m = w.mark();
+            w.name(name, true);
+            w.u16(qtype.into());
+            w.u16(qclass.into());
+            if w.fits() {
                 counts[0] = 1;
             } else {
                 // Cannot happen with a 512-byte floor, but never send half a question.
-                enc.set_offset(HEADER_LEN);
-                enc.trim();
+                w.rollback(m);
             }
         }
         for (i, section) in [answers, authorities].into_iter().enumerate() {
-            match emit_rrsets(&mut enc, section) {
+            match emit_rrsets(&mut w, section) {
                 Ok(n) => counts[i + 1] = n,
                 Err(n) => {
                     counts[i + 1] = n;
@@ -117,13 +115,13 @@ pub fn encode(
             }
         }
         if !truncated {
-            counts[3] = match emit_rrsets(&mut enc, additionals) {
+            counts[3] = match emit_rrsets(&mut w, additionals) {
                 Ok(n) | Err(n) => n,
             };
         }
-        enc.set_max_size(u16::MAX);
+        w.set_limit(usize::from(u16::MAX));
         if head.edns.is_some() {
-            emit_opt(&mut enc, head);
+            emit_opt(w.out, head);
             counts[3] += 1;
         }
     }
@@ -133,9 +131,9 @@ pub fn encode(
 
 /// Emits whole RRsets (runs of records with the same owner, type and class) while they
 /// fit; on the first that does not, rolls back to its start and returns `Err(count)`.
-fn emit_rrsets(enc: &mut BinEncoder<'_>, records: &[Record]) -> Result<u16, u16> {
+fn emit_rrsets(w: &mut Writer<'_>, records: &[Record]) -> Result<u16, u16> {
     let mut written: u16 = 0;
-    let mut set_start = enc.offset();
+    let mut set_start = w.mark();
     let mut set_count: u16 = 0;
     let mut prev: Option<&Record> = None;
     for rec in records {
@@ -147,11 +145,11 @@ fn emit_rrsets(enc: &mut BinEncoder<'_>, records: &[Record]) -> Result<u16, u16>
         if !same_set {
             written += set_count;
             set_count = 0;
-            set_start = enc.offset();
+            set_start = w.mark();
         }
-        if rec.emit(enc).is_err() {
-            enc.set_offset(set_start);
-            enc.trim();
+        w.record(rec);
+        if !w.fits() {
+            w.rollback(set_start);
             return Err(written);
         }
         set_count += 1;
@@ -160,10 +158,10 @@ fn emit_rrsets(enc: &mut BinEncoder<'_>, records: &[Record]) -> Result<u16, u16>
     Ok(written + set_count)
 }
 
-fn emit_opt(enc: &mut BinEncoder<'_>, head: &ReplyHead<'_>) {
+fn emit_opt(out: &mut Vec<u8>, head: &ReplyHead<'_>) {
     let (opt_len, nsid, zv, ede) = head.opt_options();
     let dnssec_ok = head.edns.is_some_and(|e| e.dnssec_ok);
-    let mut b = Vec::with_capacity(11 + opt_len);
+    let b = out;
     b.push(0); // root owner
     b.extend_from_slice(&u16::from(RecordType::OPT).to_be_bytes());
     b.extend_from_slice(&head.our_payload.to_be_bytes());
@@ -174,19 +172,18 @@ fn emit_opt(enc: &mut BinEncoder<'_>, head: &ReplyHead<'_>) {
     b.extend_from_slice(&(opt_len as u16).to_be_bytes());
     if nsid {
         let data = head.nsid.unwrap_or_default();
-        push_option(&mut b, OPT_NSID, data);
+        push_option(b, OPT_NSID, data);
     }
     if let (true, Some((labels, serial))) = (zv, head.zoneversion) {
         let mut data = [0u8; 6];
         data[0] = labels;
         data[1] = 0; // SOA-SERIAL
         data[2..].copy_from_slice(&serial.to_be_bytes());
-        push_option(&mut b, OPT_ZONEVERSION, &data);
+        push_option(b, OPT_ZONEVERSION, &data);
     }
     if let (true, Some(code)) = (ede, head.ede) {
-        push_option(&mut b, OPT_EDE, &code.to_be_bytes());
+        push_option(b, OPT_EDE, &code.to_be_bytes());
     }
-    let _ = enc.emit_vec(&b);
 }
 
 fn push_option(b: &mut Vec<u8>, code: u16, data: &[u8]) {
