@@ -10,4 +10,5 @@ pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod server;
+pub mod watch;
 pub mod zone;

@@ -4,11 +4,19 @@ use zonecast::cli::{Cli, Command, serve};
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     init_logging(cli.verbose);
-    match cli.command {
-        Some(Command::Serve(args)) => serve::run(&args),
-        None => serve::run_default(),
-        Some(other) => anyhow::bail!("not available yet: {other:?}"),
-    }
+    let code = match cli.command {
+        Some(Command::Check(args)) => zonecast::cli::check::run(&args)?,
+        Some(Command::Watch(args)) => zonecast::cli::watch::run(args)?,
+        Some(Command::Serve(args)) => {
+            serve::run(&args)?;
+            0
+        }
+        None => {
+            serve::run_default()?;
+            0
+        }
+    };
+    std::process::exit(code);
 }
 
 /// Logs go to stderr; RUST_LOG wins over -v. Per-query logs are off unless asked for
