@@ -11,9 +11,14 @@ use arc_swap::ArcSwap;
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::rdata::opt::{EdnsCode, EdnsOption};
 use hickory_proto::rr::rdata::{A, NS, SOA, TXT};
-use hickory_proto::rr::{Name, RData, Record};
+use hickory_proto::rr::{Name, RData, Record, RecordType};
 use zonecast::catalog::{Catalog, ZoneHandle};
-use zonecast::server::{Handler, HandlerConfig, ListenConfig, Server, TcpOptions};
+use zonecast::engine::Answer;
+use zonecast::server::request::Request;
+use zonecast::server::{
+    Extension, Handler, HandlerConfig, ListenConfig, RequestInfo, Response, Server, TcpOptions,
+    Transport,
+};
 use zonecast::zone::Zone;
 
 const WAIT: Duration = Duration::from_secs(5);
@@ -56,6 +61,46 @@ struct Running {
     server: Server,
 }
 
+/// A stand-in for the transfer extension of a later issue: claims AXFR, streams three
+/// messages over TCP (each with one SOA, numbered by serial), refuses it over UDP.
+struct StreamAxfr;
+
+impl Extension for StreamAxfr {
+    fn handle(
+        &self,
+        handler: &Handler,
+        _catalog: &Catalog,
+        req: &Request<'_>,
+        info: &RequestInfo,
+        out: &mut Vec<u8>,
+    ) -> Option<Response> {
+        if req.qtype != RecordType::AXFR {
+            return None;
+        }
+        if info.transport == Transport::Udp {
+            handler.write_error(req, info, ResponseCode::NotAuth, out);
+            return Some(Response::Message);
+        }
+        let mut msgs = Vec::new();
+        for serial in 1..=3u32 {
+            let soa = Record::from_rdata(
+                n("example.test."),
+                60,
+                RData::SOA(SOA::new(n("a."), n("b."), serial, 1, 1, 1, 1)),
+            );
+            let answer = Answer {
+                authoritative: true,
+                answers: vec![soa],
+                ..Answer::default()
+            };
+            let mut m = Vec::new();
+            handler.write_answer(req, info, &answer, &mut m);
+            msgs.push(m);
+        }
+        Some(Response::Stream(Box::new(msgs.into_iter())))
+    }
+}
+
 impl Running {
     fn start(config: HandlerConfig, idle: Duration) -> Running {
         Running::start_on(config, idle, &["127.0.0.1:0"], 16)
@@ -72,7 +117,8 @@ impl Running {
             n("example.test."),
             Some(Arc::new(zone())),
         )));
-        let handler = Handler::new(Arc::new(ArcSwap::from_pointee(catalog)), config);
+        let handler = Handler::new(Arc::new(ArcSwap::from_pointee(catalog)), config)
+            .with_extension(Arc::new(StreamAxfr));
         let listen = ListenConfig {
             addrs: addrs.iter().map(|a| a.parse().unwrap()).collect(),
             udp_threads: 2,
@@ -386,8 +432,8 @@ fn formerr_notimp_refused() {
     assert!(m.edns.is_some(), "OPT echoed on error replies");
     assert_eq!(m.queries.len(), 1);
 
-    let (m, _) = udp(srv.addr(), &query(19, "example.test.", 252, None));
-    assert_eq!(m.metadata.response_code, ResponseCode::Refused, "AXFR");
+    let (m, _) = udp(srv.addr(), &query(19, "example.test.", 251, None));
+    assert_eq!(m.metadata.response_code, ResponseCode::Refused, "IXFR");
     let (m, _) = udp(srv.addr(), &query(20, "www.other.", 1, None));
     assert_eq!(m.metadata.response_code, ResponseCode::Refused, "no zone");
 }
@@ -492,4 +538,33 @@ fn connections_beyond_the_limit_are_closed() {
         }
         assert!(Instant::now() < deadline, "slot never freed");
     }
+}
+
+#[test]
+fn extensions_claim_messages_and_stream_over_tcp() {
+    let srv = Running::default();
+    let axfr = query(50, "example.test.", 252, None);
+    let (m, _) = udp(srv.addr(), &axfr);
+    assert_eq!(
+        m.metadata.response_code,
+        ResponseCode::NotAuth,
+        "claimed on UDP too"
+    );
+    let mut s = tcp_connect(srv.addr());
+    tcp_send(&mut s, &axfr);
+    // A normal query pipelined behind the stream is answered after all of it.
+    tcp_send(&mut s, &query(51, "www.example.test.", 1, None));
+    for serial in 1..=3u32 {
+        let m = tcp_read(&mut s);
+        assert_eq!(m.metadata.id, 50);
+        match &m.answers[0].data {
+            RData::SOA(soa) => assert_eq!(soa.serial, serial),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    let m = tcp_read(&mut s);
+    assert_eq!(
+        (m.metadata.id, a_addrs(&m)),
+        (51, vec!["192.0.2.10".to_string()])
+    );
 }
