@@ -79,15 +79,16 @@ async fn connection(
     let _ = stream.set_nodelay(true);
     let (mut rd, mut wr) = stream.into_split();
     let (tx, mut rx) = mpsc::channel::<Frame>(32);
+    let stall = opts.idle_timeout;
     let writer = tokio::spawn(async move {
         let mut framed = Vec::with_capacity(4096);
         while let Some(frame) = rx.recv().await {
             let ok = match frame {
-                Frame::One(m) => write_msg(&mut wr, &mut framed, &m).await,
+                Frame::One(m) => write_msg(&mut wr, &mut framed, &m, stall).await,
                 Frame::Many(it) => {
                     let mut ok = true;
                     for m in it {
-                        if !write_msg(&mut wr, &mut framed, &m).await {
+                        if !write_msg(&mut wr, &mut framed, &m, stall).await {
                             ok = false;
                             break;
                         }
@@ -133,10 +134,13 @@ async fn connection(
     let _ = writer.await;
 }
 
+/// Writes one length-prefixed message. A client that stops reading for `stall` loses
+/// the connection, so it cannot pin a connection slot by never draining its replies.
 async fn write_msg(
     wr: &mut tokio::net::tcp::OwnedWriteHalf,
     framed: &mut Vec<u8>,
     msg: &[u8],
+    stall: Duration,
 ) -> bool {
     let Ok(len) = u16::try_from(msg.len()) else {
         return false;
@@ -144,5 +148,8 @@ async fn write_msg(
     framed.clear();
     framed.extend_from_slice(&len.to_be_bytes());
     framed.extend_from_slice(msg);
-    wr.write_all(framed).await.is_ok()
+    matches!(
+        tokio::time::timeout(stall, wr.write_all(framed)).await,
+        Ok(Ok(()))
+    )
 }
