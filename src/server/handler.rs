@@ -279,3 +279,54 @@ impl Handler {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arc_swap::ArcSwap;
+
+    /// Mutated and random messages never panic the request path, and every reply it
+    /// writes is a response with the request's ID.
+    #[test]
+    fn survives_garbage() {
+        let handler = Handler::new(
+            Arc::new(ArcSwap::from_pointee(Catalog::new())),
+            HandlerConfig {
+                nsid: Some(b"x".to_vec()),
+                ..HandlerConfig::default()
+            },
+        );
+        let info = RequestInfo {
+            transport: Transport::Udp,
+            peer: "127.0.0.1:1".parse().unwrap(),
+        };
+        let base: &[u8] = b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x01\x03www\x07example\x04test\x00\x00\x01\x00\x01\x00\x00\x29\x04\xd0\x00\x00\x80\x00\x00\x08\x00\x03\x00\x00\x00\x13\x00\x00";
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut out = Vec::new();
+        for round in 0..20_000 {
+            let mut msg = base.to_vec();
+            if round % 4 == 0 {
+                let len = (next() % 64) as usize;
+                msg = (0..len).map(|_| next() as u8).collect();
+            } else {
+                for _ in 0..(1 + next() % 4) {
+                    let i = (next() as usize) % msg.len();
+                    msg[i] = next() as u8;
+                }
+                if next() % 3 == 0 {
+                    msg.truncate((next() as usize) % msg.len());
+                }
+            }
+            if let Response::Message = handler.handle(&msg, &info, &mut out) {
+                assert!(out.len() >= 12 && out[2] & 0x80 != 0);
+                assert_eq!(out[..2], msg[..2]);
+            }
+        }
+    }
+}
