@@ -141,7 +141,8 @@ impl Running {
     }
 }
 
-/// A query in wire form; `opt` is (payload, version, DO, options bytes).
+/// A query in wire form; `opt` is (payload, version, DO, options bytes). Its OPT
+/// always sets an unassigned EDNS flag (0x0040), which replies must not echo.
 fn query(id: u16, name: &str, qtype: u16, opt: Option<(u16, u8, bool, &[u8])>) -> Vec<u8> {
     let mut m = id.to_be_bytes().to_vec();
     m.extend_from_slice(&[0x00, 0x00, 0, 1, 0, 0, 0, 0, 0, u8::from(opt.is_some())]);
@@ -268,6 +269,7 @@ fn edns_payload_cap_and_echo() {
     let e = m.edns.as_ref().unwrap();
     assert_eq!(e.max_payload(), 1232);
     assert!(e.flags().dnssec_ok, "DO echoed");
+    assert_eq!(e.flags().z, 0, "the unknown flag the query set is zeroed");
     assert_eq!(e.version(), 0);
 
     // Unknown options are ignored and the query answered.
