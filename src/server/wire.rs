@@ -19,7 +19,9 @@ const MAX_POINTER: usize = 0x3fff;
 /// point to.
 pub(crate) struct Writer<'a> {
     pub(crate) out: &'a mut Vec<u8>,
-    targets: [u16; MAX_TARGETS],
+    /// (offset, labels from there to the root): only a name with as many labels as
+    /// the suffix can match it, which rules out most candidates at a glance.
+    targets: [(u16, u8); MAX_TARGETS],
     n_targets: usize,
     limit: usize,
 }
@@ -35,7 +37,7 @@ impl<'a> Writer<'a> {
     pub(crate) fn new(out: &'a mut Vec<u8>, limit: usize) -> Self {
         Writer {
             out,
-            targets: [0; MAX_TARGETS],
+            targets: [(0, 0); MAX_TARGETS],
             n_targets: 0,
             limit,
         }
@@ -82,7 +84,7 @@ impl<'a> Writer<'a> {
             }
             let pos = self.out.len();
             if compress && pos <= MAX_POINTER && self.n_targets < MAX_TARGETS {
-                self.targets[self.n_targets] = pos as u16;
+                self.targets[self.n_targets] = (pos as u16, suffix.len() as u8);
                 self.n_targets += 1;
             }
             let label = labels[i];
@@ -96,8 +98,10 @@ impl<'a> Writer<'a> {
     fn find(&self, suffix: &[&[u8]]) -> Option<u16> {
         self.targets[..self.n_targets]
             .iter()
-            .copied()
-            .find(|&off| self.equals_at(usize::from(off), suffix))
+            .find(|&&(off, labels)| {
+                usize::from(labels) == suffix.len() && self.equals_at(usize::from(off), suffix)
+            })
+            .map(|&(off, _)| off)
     }
 
     /// Whether the name written at `at` (following pointers) is `suffix`.
