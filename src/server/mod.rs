@@ -51,59 +51,61 @@ impl Server {
         for &addr in &listen.addrs {
             bound.push(bind_pair(addr, workers)?);
         }
-        let stop = Arc::new(AtomicBool::new(false));
         let (shutdown, shutdown_rx) = watch::channel(false);
-        let mut threads = Vec::new();
-        let mut local = Vec::new();
+        // From here on the threads started so far are owned by `server`, so an early
+        // return stops them (Drop) instead of leaving them serving.
+        let mut server = Server {
+            local: Vec::new(),
+            stop: Arc::new(AtomicBool::new(false)),
+            shutdown,
+            threads: Vec::new(),
+        };
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(workers.min(2))
+            .thread_name("tcp")
+            .enable_all()
+            .build()?;
         let mut listeners = Vec::new();
         for (addr, udp, tcp) in bound {
-            local.push(addr);
+            server.local.push(addr);
             listeners.push(tcp);
             for (i, sock) in udp.into_iter().enumerate() {
-                let (h, s) = (handler.clone(), stop.clone());
-                threads.push(
+                let (h, s) = (handler.clone(), server.stop.clone());
+                server.threads.push(
                     std::thread::Builder::new()
                         .name(format!("udp-{addr}-{i}"))
                         .spawn(move || udp::run(sock, h, s))?,
                 );
             }
         }
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(workers.min(2))
-            .thread_name("tcp")
-            .enable_all()
-            .build()?;
         let tcp_opts = listen.tcp;
-        threads.push(
-            std::thread::Builder::new()
-                .name("tcp-main".into())
-                .spawn(move || {
-                    rt.block_on(async move {
-                        let mut tasks = Vec::new();
-                        for l in listeners {
-                            match tokio::net::TcpListener::from_std(l) {
-                                Ok(l) => tasks.push(tokio::spawn(tcp::serve(
-                                    l,
-                                    handler.clone(),
-                                    tcp_opts,
-                                    shutdown_rx.clone(),
-                                ))),
-                                Err(e) => tracing::error!("tcp listener: {e}"),
+        server
+            .threads
+            .push(
+                std::thread::Builder::new()
+                    .name("tcp-main".into())
+                    .spawn(move || {
+                        rt.block_on(async move {
+                            let mut tasks = Vec::new();
+                            for l in listeners {
+                                match tokio::net::TcpListener::from_std(l) {
+                                    Ok(l) => tasks.push(tokio::spawn(tcp::serve(
+                                        l,
+                                        handler.clone(),
+                                        tcp_opts,
+                                        shutdown_rx.clone(),
+                                    ))),
+                                    Err(e) => tracing::error!("tcp listener: {e}"),
+                                }
                             }
-                        }
-                        for t in tasks {
-                            let _ = t.await;
-                        }
-                    });
-                    rt.shutdown_timeout(std::time::Duration::from_secs(1));
-                })?,
-        );
-        Ok(Server {
-            local,
-            stop,
-            shutdown,
-            threads,
-        })
+                            for t in tasks {
+                                let _ = t.await;
+                            }
+                        });
+                        rt.shutdown_timeout(std::time::Duration::from_secs(1));
+                    })?,
+            );
+        Ok(server)
     }
 
     /// The bound addresses, in the order configured (with the real port for port 0).
