@@ -1,10 +1,21 @@
 use clap::Parser;
 use zonecast::cli::{Cli, Command, serve};
 
-fn main() -> anyhow::Result<()> {
+fn main() {
     let cli = Cli::parse();
     init_logging(cli.verbose);
-    let code = match cli.command {
+    match run(cli) {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            // `{:#}` prints the context chain on one line; no backtrace for user errors.
+            eprintln!("zonecast: {e:#}");
+            std::process::exit(1);
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<i32> {
+    Ok(match cli.command {
         Some(Command::Check(args)) => zonecast::cli::check::run(&args)?,
         Some(Command::Watch(args)) => zonecast::cli::watch::run(args)?,
         Some(Command::Serve(args)) => {
@@ -15,8 +26,7 @@ fn main() -> anyhow::Result<()> {
             serve::run_default()?;
             0
         }
-    };
-    std::process::exit(code);
+    })
 }
 
 /// Logs go to stderr; RUST_LOG wins over -v. Per-query logs are off unless asked for
