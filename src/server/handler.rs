@@ -9,12 +9,16 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use hickory_proto::op::{OpCode, ResponseCode};
-use hickory_proto::rr::{DNSClass, RecordType};
+use hickory_proto::rr::RecordType;
 
 use super::reply::{self, ReplyHead};
 use super::request::{self, Reject, Request};
 use crate::catalog::{Catalog, SharedCatalog};
 use crate::engine::{self, Answer};
+
+thread_local! {
+    static ANSWER: std::cell::RefCell<Answer> = std::cell::RefCell::new(Answer::default());
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Transport {
@@ -180,12 +184,20 @@ impl Handler {
             }
             _ => {}
         }
-        if !matches!(req.qclass, DNSClass::IN | DNSClass::ANY) {
-            self.write_error(&req, info, ResponseCode::Refused, out);
-            return Response::Message;
-        }
-        let answer = engine::resolve(&catalog, &req.qname, req.qtype, req.qclass);
-        self.write_answer(&req, info, &answer, out);
+        // One reused Answer per thread: the engine fills it without allocating section
+        // vectors in the steady state. Nothing awaits while it is borrowed.
+        ANSWER.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut answer) => {
+                engine::resolve_into(&catalog, &req.qname, req.qtype, req.qclass, &mut answer);
+                self.write_answer(&req, info, &answer, out);
+                answer.reset();
+            }
+            // Only reachable if an extension re-entered the handler from within.
+            Err(_) => {
+                let answer = engine::resolve(&catalog, &req.qname, req.qtype, req.qclass);
+                self.write_answer(&req, info, &answer, out);
+            }
+        });
         Response::Message
     }
 
