@@ -9,4 +9,5 @@ pub mod catalog;
 pub mod cli;
 pub mod engine;
 pub mod tsig;
+pub mod xfr;
 pub mod zone;
