@@ -8,6 +8,7 @@
 pub mod catalog;
 pub mod cli;
 pub mod engine;
+pub mod notify;
 pub mod secondary;
 pub mod tsig;
 pub mod xfr;
