@@ -478,3 +478,41 @@ fn tsig_signed_axfr_round_trip() {
     assert!(matches!(c.feed(&msgs[0]), Err(XfrError::Tsig(_))));
     let _ = XfrStream::id;
 }
+
+#[test]
+fn consumes_a_signed_multi_message_axfr_from_knot() {
+    // See tests/data/tsig/README.md for how these were captured.
+    let req: &[u8] = include_bytes!("../../tests/data/tsig/kdig_axfr_request.bin");
+    let mut stream: &[u8] = include_bytes!("../../tests/data/tsig/knot_axfr_response.tcp");
+    let key = TsigKey::new(
+        "xfr-key",
+        "hmac-sha256",
+        "eb4m74KStsFe/HqPwwRldgxCli7IxB579/DQyW9kih4=",
+    )
+    .unwrap();
+    let now = 1795243500;
+    let RequestAuth::Verified { mac, .. } =
+        tsig::verify_request(req, &Keyring::new(vec![key.clone()]), now)
+    else {
+        panic!("kdig request does not verify")
+    };
+    let id = Message::from_vec(req).unwrap().id;
+    let mut c = XfrConsumer::axfr(origin(), id).with_tsig(ResponseVerifier::new(key, mac), now);
+    let mut done = None;
+    while stream.len() >= 2 {
+        let len = usize::from(u16::from_be_bytes([stream[0], stream[1]]));
+        let (msg, rest) = stream[2..].split_at(len);
+        stream = rest;
+        if let Progress::Done(o) = c.feed(msg).unwrap() {
+            done = Some(o);
+        }
+    }
+    let Some(XfrOutcome::Full { serial, records }) = done else {
+        panic!("Knot's AXFR did not complete")
+    };
+    assert_eq!(serial, 10);
+    assert_eq!(records.len(), 1503, "SOA, NS, ns1 A and 1500 hosts");
+    assert_eq!(c.messages(), 2);
+    let z = Zone::from_records(origin(), records).unwrap();
+    assert_eq!(z.record_count(), 1503);
+}
