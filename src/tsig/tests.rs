@@ -205,3 +205,15 @@ fn error_responses_carry_the_tsig_error() {
     let (tbv, _) = signed_bitmessage_to_buf(&wire, Some(&mac), true).unwrap();
     assert!(key().verify_mac(&tbv, &sig.data.mac));
 }
+
+#[test]
+fn config_form_deserializes_from_toml() {
+    let c: TsigKeyConfig = toml::from_str(&format!(
+        "name = \"xfr-key\"\nalgorithm = \"hmac-sha256\"\nsecret = \"{SECRET}\"\n"
+    ))
+    .unwrap();
+    assert_eq!(TsigKey::try_from(&c).unwrap(), key());
+    let c: TsigKeyConfig =
+        toml::from_str(&format!("name = \"xfr-key\"\nsecret = \"{SECRET}\"\n")).unwrap();
+    assert_eq!(c.algorithm, "hmac-sha256");
+}

@@ -516,3 +516,45 @@ fn consumes_a_signed_multi_message_axfr_from_knot() {
     let z = Zone::from_records(origin(), records).unwrap();
     assert_eq!(z.record_count(), 1503);
 }
+
+#[test]
+fn large_ixfr_spans_messages_and_round_trips() {
+    let z = zone(2, 1500..6000);
+    let history = vec![cs(
+        1,
+        2,
+        (0..1500).map(a).collect(),
+        (4500..6000).map(a).collect(),
+    )];
+    assert!(matches!(
+        server::plan_ixfr(&z, 1, Some(history.clone())),
+        IxfrPlan::Incremental(_)
+    ));
+    let req = client::ixfr_request(&origin(), 4, soa(1));
+    let mut c = XfrConsumer::ixfr(origin(), 4, 1);
+    let (msgs, out) = run(
+        &req,
+        z,
+        Transport::Tcp,
+        Some(history.clone()),
+        XfrOptions::default(),
+        &mut c,
+    );
+    assert!(msgs.len() > 2);
+    assert_eq!(
+        out.unwrap(),
+        XfrOutcome::Incremental {
+            serial: 2,
+            changesets: history
+        }
+    );
+}
+
+#[test]
+fn a_record_limit_stops_a_runaway_transfer() {
+    let z = zone(2, 0..3000);
+    let req = client::axfr_request(&origin(), 4);
+    let mut c = XfrConsumer::axfr(origin(), 4).with_max_records(1000);
+    let (_, out) = run(&req, z, Transport::Tcp, None, XfrOptions::default(), &mut c);
+    assert_eq!(out, Err(XfrError::TooLarge(1000)));
+}
