@@ -11,5 +11,6 @@ pub mod engine;
 pub mod notify;
 pub mod secondary;
 pub mod tsig;
+pub mod watch;
 pub mod xfr;
 pub mod zone;
