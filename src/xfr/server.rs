@@ -117,8 +117,8 @@ pub enum Transport {
 pub enum ServeError {
     #[error("encoding a transfer message: {0}")]
     Encode(#[from] ProtoError),
-    #[error("record {0} does not fit in a message on its own")]
-    RecordTooLarge(String),
+    #[error("transfer {0}: a record does not fit in a message on its own")]
+    RecordTooLarge(u16),
     #[error(transparent)]
     Tsig(#[from] TsigFailure),
 }
@@ -254,12 +254,35 @@ enum Source {
     Empty,
 }
 
-impl Iterator for Source {
-    type Item = Record;
-    fn next(&mut self) -> Option<Record> {
+/// What happened to the next record of a source.
+enum Wrote {
+    Record,
+    /// The message is full; the record stays next in line.
+    Full,
+    Exhausted,
+}
+
+impl Source {
+    /// Writes the next record into `w`, advancing only if it fitted. AXFR records are
+    /// written straight from the shared RRsets, without building a `Record` each.
+    fn write_next(
+        &mut self,
+        w: &mut MessageWriter,
+        pending: &mut Option<Record>,
+    ) -> Result<Wrote, ProtoError> {
         match self {
-            Source::List(it) => it.next(),
-            Source::Empty => None,
+            Source::Empty => Ok(Wrote::Exhausted),
+            Source::List(it) => {
+                let Some(rec) = pending.take().or_else(|| it.next()) else {
+                    return Ok(Wrote::Exhausted);
+                };
+                if w.record(&rec)? {
+                    Ok(Wrote::Record)
+                } else {
+                    *pending = Some(rec);
+                    Ok(Wrote::Full)
+                }
+            }
             Source::Axfr {
                 zone,
                 sets,
@@ -267,25 +290,37 @@ impl Iterator for Source {
                 rdata,
                 phase,
             } => loop {
-                match phase {
+                let (s, rd) = match phase {
                     0 | 2 => {
-                        *phase += 1;
-                        return zone.soa().records().next();
+                        let soa = zone.soa();
+                        match soa.rdata.first() {
+                            Some(rd) => (soa, rd),
+                            None => return Ok(Wrote::Exhausted),
+                        }
                     }
                     1 => {
                         let Some(s) = sets.get(*set) else {
                             *phase = 2;
                             continue;
                         };
-                        if let Some(rd) = s.rdata.get(*rdata) {
-                            *rdata += 1;
-                            return Some(Record::from_rdata(s.name.clone(), s.ttl, rd.clone()));
-                        }
-                        *set += 1;
-                        *rdata = 0;
+                        let Some(rd) = s.rdata.get(*rdata) else {
+                            *set += 1;
+                            *rdata = 0;
+                            continue;
+                        };
+                        (s, rd)
                     }
-                    _ => return None,
+                    _ => return Ok(Wrote::Exhausted),
+                };
+                if !w.record_parts(&s.name, s.rtype, DNSClass::IN, s.ttl, rd)? {
+                    return Ok(Wrote::Full);
                 }
+                if *phase == 1 {
+                    *rdata += 1;
+                } else {
+                    *phase += 1;
+                }
+                return Ok(Wrote::Record);
             },
         }
     }
@@ -411,17 +446,16 @@ impl XfrStream {
             counts.queries = 1;
         }
         while counts.answers < u16::MAX {
-            let Some(rec) = self.pending.take().or_else(|| self.source.next()) else {
-                self.done = true;
-                break;
-            };
-            if w.record(&rec)? {
-                counts.answers += 1;
-            } else if counts.answers == 0 {
-                return Err(ServeError::RecordTooLarge(rec.name.to_string()));
-            } else {
-                self.pending = Some(rec);
-                break;
+            match self.source.write_next(&mut w, &mut self.pending)? {
+                Wrote::Record => counts.answers += 1,
+                Wrote::Exhausted => {
+                    self.done = true;
+                    break;
+                }
+                Wrote::Full if counts.answers == 0 => {
+                    return Err(ServeError::RecordTooLarge(self.id));
+                }
+                Wrote::Full => break,
             }
         }
         if let (true, Some(edns)) = (self.first, &self.opts.edns)

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use hickory_proto::ProtoError;
 use hickory_proto::op::{Header, Query};
-use hickory_proto::rr::{Name, Record};
+use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 use hickory_proto::serialize::binary::{BinEncodable, BinEncoder};
 
 /// Compression pointers hold 14 bits of offset.
@@ -19,11 +19,13 @@ const MAX_POINTER: usize = 0x3FFF;
 /// Stands for the root as the "parent" of a top-level label.
 const ROOT: u16 = u16::MAX;
 
+/// Names have at most 127 labels (255 octets).
+const MAX_LABELS: usize = 128;
+
 pub(crate) struct MessageWriter {
     buf: Vec<u8>,
     limit: usize,
     dict: HashMap<(u16, Vec<u8>), u16>,
-    undo: Vec<(u16, Vec<u8>)>,
     scratch: Vec<u8>,
 }
 
@@ -35,13 +37,18 @@ impl MessageWriter {
             buf,
             limit,
             dict: HashMap::new(),
-            undo: Vec::new(),
             scratch: Vec::with_capacity(64),
         }
     }
 
     fn name(&mut self, name: &Name) {
-        let labels: Vec<&[u8]> = name.iter().collect();
+        let mut labels: [&[u8]; MAX_LABELS] = [&[]; MAX_LABELS];
+        let mut count = 0;
+        for (slot, label) in labels.iter_mut().zip(name.iter()) {
+            *slot = label;
+            count += 1;
+        }
+        let labels = &labels[..count];
         // Find the longest suffix already in the message.
         let mut parent = ROOT;
         let mut matched = labels.len();
@@ -61,9 +68,9 @@ impl MessageWriter {
             }
         }
         // Write the unmatched labels, remembering where each starts.
-        let mut starts = Vec::with_capacity(matched);
-        for label in &labels[..matched] {
-            starts.push(self.buf.len());
+        let mut starts = [0usize; MAX_LABELS];
+        for (slot, label) in starts.iter_mut().zip(&labels[..matched]) {
+            *slot = self.buf.len();
             self.buf.push(label.len() as u8);
             self.buf.extend_from_slice(label);
         }
@@ -73,22 +80,17 @@ impl MessageWriter {
             self.buf.push(0);
         }
         // Register the new suffixes, innermost first so each knows its parent.
-        for i in (0..matched).rev() {
-            let Some(&start) = starts.get(i) else { break };
-            if start > MAX_POINTER {
+        for (start, label) in starts[..matched].iter().zip(&labels[..matched]).rev() {
+            if *start > MAX_POINTER {
                 break;
             }
-            let Some(label) = labels.get(i) else { break };
             let key = (parent, label.iter().map(u8::to_ascii_lowercase).collect());
-            self.dict.insert(key, start as u16);
-            self.undo
-                .push((parent, label.iter().map(u8::to_ascii_lowercase).collect()));
-            parent = start as u16;
+            self.dict.insert(key, *start as u16);
+            parent = *start as u16;
         }
     }
 
     pub(crate) fn question(&mut self, q: &Query) {
-        self.undo.clear();
         self.name(q.name());
         self.buf
             .extend_from_slice(&u16::from(q.query_type()).to_be_bytes());
@@ -96,23 +98,37 @@ impl MessageWriter {
             .extend_from_slice(&u16::from(q.query_class()).to_be_bytes());
     }
 
-    /// Appends a record; returns false (and leaves the message as it was) when it would
-    /// take the message past its limit.
     pub(crate) fn record(&mut self, rec: &Record) -> Result<bool, ProtoError> {
+        self.record_parts(
+            &rec.name,
+            rec.record_type(),
+            rec.dns_class,
+            rec.ttl,
+            &rec.data,
+        )
+    }
+
+    /// Appends a record; returns false (and leaves the message as it was) when it would
+    /// take the message past its limit. The message is then full: callers finish it.
+    pub(crate) fn record_parts(
+        &mut self,
+        name: &Name,
+        rtype: RecordType,
+        class: DNSClass,
+        ttl: u32,
+        rdata: &RData,
+    ) -> Result<bool, ProtoError> {
         let mark = self.buf.len();
-        self.undo.clear();
-        self.name(&rec.name);
-        self.buf
-            .extend_from_slice(&u16::from(rec.record_type()).to_be_bytes());
-        self.buf
-            .extend_from_slice(&u16::from(rec.dns_class).to_be_bytes());
-        self.buf.extend_from_slice(&rec.ttl.to_be_bytes());
+        self.name(name);
+        self.buf.extend_from_slice(&u16::from(rtype).to_be_bytes());
+        self.buf.extend_from_slice(&u16::from(class).to_be_bytes());
+        self.buf.extend_from_slice(&ttl.to_be_bytes());
         let len_at = self.buf.len();
         self.buf.extend_from_slice(&[0, 0]);
         let emitted = {
             let mut enc = BinEncoder::new(&mut self.buf);
             enc.set_offset(len_at + 2);
-            rec.data.emit(&mut enc)
+            rdata.emit(&mut enc)
         };
         let overflow = match emitted {
             Ok(()) => false,
@@ -122,9 +138,8 @@ impl MessageWriter {
         let rdlen = self.buf.len().saturating_sub(len_at + 2);
         if overflow || self.buf.len() > self.limit || rdlen > usize::from(u16::MAX) {
             self.buf.truncate(mark);
-            for key in self.undo.drain(..) {
-                self.dict.remove(&key);
-            }
+            // Forget the names this record registered: nothing may point past the end.
+            self.dict.retain(|_, off| usize::from(*off) < mark);
             return Ok(false);
         }
         self.buf[len_at..len_at + 2].copy_from_slice(&(rdlen as u16).to_be_bytes());
