@@ -8,6 +8,7 @@
 //! whole names. RDATA is still encoded by hickory.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use hickory_proto::ProtoError;
 use hickory_proto::op::{Header, Query};
@@ -19,13 +20,39 @@ const MAX_POINTER: usize = 0x3FFF;
 /// Stands for the root as the "parent" of a top-level label.
 const ROOT: u16 = u16::MAX;
 
-/// Names have at most 127 labels (255 octets).
-const MAX_LABELS: usize = 128;
+/// Most names have fewer labels than this; longer ones take a heap path.
+const INLINE_LABELS: usize = 16;
+
+/// FNV-1a: labels are short, and SipHash's setup dominated the encoding profile. The
+/// dictionary holds at most one message's names (~1,000), which bounds what colliding
+/// names in zone data could cost.
+#[derive(Default, Clone, Copy)]
+struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for b in bytes {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type Dict = HashMap<(u16, Vec<u8>), u16, BuildHasherDefault<Fnv>>;
 
 pub(crate) struct MessageWriter {
     buf: Vec<u8>,
     limit: usize,
-    dict: HashMap<(u16, Vec<u8>), u16>,
+    dict: Dict,
     scratch: Vec<u8>,
 }
 
@@ -36,19 +63,25 @@ impl MessageWriter {
         MessageWriter {
             buf,
             limit,
-            dict: HashMap::new(),
+            dict: Dict::with_capacity_and_hasher(1024, Default::default()),
             scratch: Vec::with_capacity(64),
         }
     }
 
     fn name(&mut self, name: &Name) {
-        let mut labels: [&[u8]; MAX_LABELS] = [&[]; MAX_LABELS];
-        let mut count = 0;
-        for (slot, label) in labels.iter_mut().zip(name.iter()) {
-            *slot = label;
-            count += 1;
-        }
-        let labels = &labels[..count];
+        let mut inline: [&[u8]; INLINE_LABELS] = [&[]; INLINE_LABELS];
+        let heap: Vec<&[u8]>;
+        let labels: &[&[u8]] = if usize::from(name.num_labels()) <= INLINE_LABELS {
+            let mut count = 0;
+            for (slot, label) in inline.iter_mut().zip(name.iter()) {
+                *slot = label;
+                count += 1;
+            }
+            &inline[..count]
+        } else {
+            heap = name.iter().collect();
+            &heap
+        };
         // Find the longest suffix already in the message.
         let mut parent = ROOT;
         let mut matched = labels.len();
@@ -68,7 +101,14 @@ impl MessageWriter {
             }
         }
         // Write the unmatched labels, remembering where each starts.
-        let mut starts = [0usize; MAX_LABELS];
+        let mut inline_starts = [0usize; INLINE_LABELS];
+        let mut heap_starts: Vec<usize>;
+        let starts: &mut [usize] = if matched <= INLINE_LABELS {
+            &mut inline_starts[..matched]
+        } else {
+            heap_starts = vec![0; matched];
+            &mut heap_starts
+        };
         for (slot, label) in starts.iter_mut().zip(&labels[..matched]) {
             *slot = self.buf.len();
             self.buf.push(label.len() as u8);
@@ -80,7 +120,7 @@ impl MessageWriter {
             self.buf.push(0);
         }
         // Register the new suffixes, innermost first so each knows its parent.
-        for (start, label) in starts[..matched].iter().zip(&labels[..matched]).rev() {
+        for (start, label) in starts.iter().zip(&labels[..matched]).rev() {
             if *start > MAX_POINTER {
                 break;
             }
@@ -151,5 +191,80 @@ impl MessageWriter {
         header.emit(&mut BinEncoder::new(&mut h))?;
         self.buf[..12].copy_from_slice(&h);
         Ok(self.buf)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hickory_proto::op::{Message, MessageType, Metadata, OpCode};
+    use hickory_proto::rr::rdata::A;
+    use std::str::FromStr;
+
+    #[test]
+    fn compresses_and_decodes_back_including_long_names() {
+        let deep = (0..40)
+            .map(|i| format!("l{i}"))
+            .collect::<Vec<_>>()
+            .join(".");
+        let names = [
+            "example.test.".to_string(),
+            "www.example.test.".into(),
+            "WWW.Example.TEST.".into(),
+            "a.www.example.test.".into(),
+            "other.".into(),
+            ".".into(),
+            format!("{deep}.example.test."),
+            format!("x.{deep}.example.test."),
+        ];
+        let mut w = MessageWriter::new(65535);
+        let mut recs = Vec::new();
+        for (i, s) in names.iter().enumerate() {
+            let r = Record::from_rdata(
+                Name::from_str(s).unwrap(),
+                60,
+                RData::A(A::new(10, 0, 0, i as u8)),
+            );
+            assert!(w.record(&r).unwrap());
+            recs.push(r);
+        }
+        let mut header = Header {
+            metadata: Metadata::new(1, MessageType::Response, OpCode::Query),
+            counts: Default::default(),
+        };
+        header.counts.answers = recs.len() as u16;
+        let wire = w.finish(header).unwrap();
+        let uncompressed: usize = names.iter().map(|n| n.len() + 1 + 14).sum();
+        assert!(
+            wire.len() < uncompressed,
+            "{} vs {uncompressed}",
+            wire.len()
+        );
+        let m = Message::from_vec(&wire).unwrap();
+        assert_eq!(m.answers.len(), recs.len());
+        for (got, want) in m.answers.iter().zip(&recs) {
+            assert_eq!(got.name, want.name, "case-insensitive equality");
+            assert_eq!(got.data, want.data);
+        }
+    }
+
+    #[test]
+    fn a_record_that_does_not_fit_leaves_the_message_intact() {
+        let mut w = MessageWriter::new(60);
+        let r = |s: &str| {
+            Record::from_rdata(Name::from_str(s).unwrap(), 1, RData::A(A::new(1, 2, 3, 4)))
+        };
+        assert!(w.record(&r("a.example.test.")).unwrap());
+        assert!(
+            !w.record(&r("bbbbbbbbbbbbbbbbbbbb.cccccccccc.example.test."))
+                .unwrap()
+        );
+        let mut header = Header {
+            metadata: Metadata::new(1, MessageType::Response, OpCode::Query),
+            counts: Default::default(),
+        };
+        header.counts.answers = 1;
+        let m = Message::from_vec(&w.finish(header).unwrap()).unwrap();
+        assert_eq!(m.answers, vec![r("a.example.test.")]);
     }
 }
