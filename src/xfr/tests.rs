@@ -558,3 +558,52 @@ fn a_record_limit_stops_a_runaway_transfer() {
     let (_, out) = run(&req, z, Transport::Tcp, None, XfrOptions::default(), &mut c);
     assert_eq!(out, Err(XfrError::TooLarge(1000)));
 }
+
+fn tcp_messages(mut s: &[u8]) -> Vec<&[u8]> {
+    let mut out = Vec::new();
+    while s.len() >= 2 {
+        let len = usize::from(u16::from_be_bytes([s[0], s[1]]));
+        let (m, rest) = s[2..].split_at(len);
+        out.push(m);
+        s = rest;
+    }
+    out
+}
+
+fn consume(c: &mut XfrConsumer, stream: &[u8]) -> Result<XfrOutcome, XfrError> {
+    for m in tcp_messages(stream) {
+        if let Progress::Done(o) = c.feed(m)? {
+            return Ok(o);
+        }
+    }
+    c.end_of_stream()
+}
+
+#[test]
+fn consumes_knot_ixfr_answers() {
+    // See tests/data/xfr/README.md.
+    let steps = include_bytes!("../../tests/data/xfr/knot_ixfr_10_to_12.tcp");
+    let out = consume(&mut XfrConsumer::ixfr(origin(), 0x4242, 10), steps).unwrap();
+    let XfrOutcome::Incremental { serial, changesets } = out else {
+        panic!("{out:?}")
+    };
+    assert_eq!(serial, 12);
+    let shape: Vec<_> = changesets
+        .iter()
+        .map(|c| (c.from_serial, c.to_serial, c.removed.len(), c.added.len()))
+        .collect();
+    assert_eq!(shape, vec![(10, 11, 1, 2), (11, 12, 2, 2)]);
+    assert_eq!(changesets[1].removed[1].name, n("h3.example.test."));
+
+    let current = include_bytes!("../../tests/data/xfr/knot_ixfr_current.tcp");
+    let out = consume(&mut XfrConsumer::ixfr(origin(), 0x4242, 12), current);
+    assert_eq!(out, Ok(XfrOutcome::UpToDate { serial: 12 }));
+
+    let full = include_bytes!("../../tests/data/xfr/knot_ixfr_no_history.tcp");
+    let out = consume(&mut XfrConsumer::ixfr(origin(), 0x4242, 5), full).unwrap();
+    let XfrOutcome::Full { serial, records } = out else {
+        panic!("{out:?}")
+    };
+    assert_eq!(serial, 12);
+    assert_eq!(records.len(), 3 + 50 - 1 + 2);
+}
