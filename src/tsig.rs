@@ -430,6 +430,46 @@ pub fn error_response(
     Ok(wire)
 }
 
+/// A server's decision on a request to a zone whose ACL may require keys.
+#[derive(Debug)]
+pub enum Admission {
+    /// Serve it; sign the answer with this signer if the request was signed.
+    Allowed(Option<ResponseSigner>),
+    /// Answer with this RCODE and no TSIG.
+    Reject(ResponseCode),
+    /// Answer with this ready-made NOTAUTH + TSIG error message.
+    TsigError(Vec<u8>),
+}
+
+/// Checks a request's TSIG and the zone's key requirement. `required` lists the keys the
+/// zone accepts, or None when it requires none. A bad TSIG always gets the RFC 8945 error
+/// (even where no key is required); an unsigned request, or one signed with a key the zone
+/// does not list, gets NOTAUTH without TSIG, as Knot answers.
+pub fn admit(
+    wire: &[u8],
+    request: &Message,
+    keyring: &Keyring,
+    required: Option<&[Name]>,
+    now: u64,
+) -> Admission {
+    match verify_request(wire, keyring, now) {
+        RequestAuth::Failed {
+            failure, key, mac, ..
+        } => match error_response(request, &failure, key.as_ref(), &mac, now) {
+            Ok(w) => Admission::TsigError(w),
+            Err(_) => Admission::Reject(ResponseCode::FormErr),
+        },
+        RequestAuth::Unsigned => match required {
+            Some(_) => Admission::Reject(ResponseCode::NotAuth),
+            None => Admission::Allowed(None),
+        },
+        RequestAuth::Verified { key, mac } => match required {
+            Some(names) if !names.contains(&key.name) => Admission::Reject(ResponseCode::NotAuth),
+            _ => Admission::Allowed(Some(ResponseSigner::new(key, mac))),
+        },
+    }
+}
+
 /// Signs the messages of one response stream in order: the first covers the request MAC
 /// and all TSIG variables, each later one the previous MAC and only the timers (RFC 8945
 /// §5.3.1). Every message is signed, as BIND and Knot do.

@@ -217,3 +217,33 @@ fn config_form_deserializes_from_toml() {
         toml::from_str(&format!("name = \"xfr-key\"\nsecret = \"{SECRET}\"\n")).unwrap();
     assert_eq!(c.algorithm, "hmac-sha256");
 }
+
+#[test]
+fn admission_by_required_keys() {
+    let req = Message::from_vec(DIG_REQ).unwrap();
+    let now = 1795243505;
+    let required = [key().name];
+    assert!(matches!(
+        admit(DIG_REQ, &req, &ring(), Some(&required), now),
+        Admission::Allowed(Some(_))
+    ));
+    let other = [Name::from_str("other-key.").unwrap()];
+    assert!(matches!(
+        admit(DIG_REQ, &req, &ring(), Some(&other), now),
+        Admission::Reject(ResponseCode::NotAuth)
+    ));
+    assert!(matches!(
+        admit(DIG_REQ, &req, &ring(), Some(&required), now + 1000),
+        Admission::TsigError(_)
+    ));
+    let unsigned = axfr_query(3);
+    let unsigned_msg = Message::from_vec(&unsigned).unwrap();
+    assert!(matches!(
+        admit(&unsigned, &unsigned_msg, &ring(), Some(&required), now),
+        Admission::Reject(ResponseCode::NotAuth)
+    ));
+    assert!(matches!(
+        admit(&unsigned, &unsigned_msg, &ring(), None, now),
+        Admission::Allowed(None)
+    ));
+}
