@@ -22,4 +22,6 @@ pub fn soa_serial(rec: &Record) -> Option<u32> {
 }
 
 #[cfg(test)]
+mod interop_tests;
+#[cfg(test)]
 mod tests;
