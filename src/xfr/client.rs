@@ -261,6 +261,11 @@ impl XfrConsumer {
             if let Some(err) = msg.signature.as_deref().and_then(|s| s.data.error) {
                 return Err(XfrError::Tsig(TsigFailure::PeerError(err)));
             }
+            // Error answers are often unsigned (Knot's NOTAUTH for a missing key): report
+            // the RCODE, which says more than "unsigned".
+            if msg.signature.is_none() && msg.response_code != ResponseCode::NoError {
+                return Err(XfrError::Rcode(msg.response_code));
+            }
             v.verify(wire, msg.signature.is_some(), self.now)?;
         }
         self.feed_message(msg)

@@ -41,6 +41,19 @@ pub fn parse(edns: &Edns) -> Option<ExpireOption> {
     }
 }
 
+/// The OPT record for an answer: present when the request had one (RFC 6891 §6.1.1), with
+/// the EXPIRE value when the request asked for it. `remaining` is our SOA EXPIRE on a
+/// primary, or the time left before expiry on a secondary.
+pub fn answer_edns(request: Option<&Edns>, remaining: u32, max_payload: u16) -> Option<Edns> {
+    let req = request?;
+    let mut e = Edns::new();
+    e.set_max_payload(max_payload);
+    if parse(req).is_some() {
+        set(&mut e, value_option(remaining));
+    }
+    Some(e)
+}
+
 /// Adds (or replaces) the option in `edns`.
 pub fn set(edns: &mut Edns, opt: EdnsOption) {
     edns.options_mut().remove(EdnsCode::Expire);
@@ -69,5 +82,17 @@ mod tests {
         set(&mut e, EdnsOption::Unknown(EXPIRE_CODE, vec![1, 2]));
         assert_eq!(parse(&e), None);
         assert_eq!(parse(&Edns::new()), None);
+    }
+
+    #[test]
+    fn answers_only_what_was_asked() {
+        assert_eq!(answer_edns(None, 5, 1232), None);
+        let plain = answer_edns(Some(&Edns::new()), 5, 1232).unwrap();
+        assert_eq!(parse(&plain), None);
+        assert_eq!(plain.max_payload(), 1232);
+        let mut asked = Edns::new();
+        set(&mut asked, request_option());
+        let e = answer_edns(Some(&asked), 86400, 1232).unwrap();
+        assert_eq!(parse(&e), Some(ExpireOption::Value(86400)));
     }
 }

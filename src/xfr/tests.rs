@@ -520,3 +520,15 @@ fn a_record_limit_stops_a_runaway_transfer() {
     let (_, out) = run(&req, z, Transport::Tcp, None, XfrOptions::default(), &mut c);
     assert_eq!(out, Err(XfrError::TooLarge(1000)));
 }
+
+#[test]
+fn an_unsigned_error_answer_reports_its_rcode_under_tsig() {
+    let key = TsigKey::new("xfr.", "hmac-sha256", "c2VjcmV0c2VjcmV0c2VjcmV0").unwrap();
+    let mut m = Message::from_vec(&response(4, vec![])).unwrap();
+    m.metadata.response_code = ResponseCode::NotAuth;
+    let mut c =
+        XfrConsumer::ixfr(origin(), 4, 1).with_tsig(ResponseVerifier::new(key, vec![1; 32]), 0);
+    let e = c.feed(&m.to_vec().unwrap()).unwrap_err();
+    assert_eq!(e, XfrError::Rcode(ResponseCode::NotAuth));
+    assert!(!e.fallback_to_axfr());
+}
