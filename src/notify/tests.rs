@@ -1,7 +1,6 @@
 use super::*;
 use hickory_proto::rr::rdata::{A, AAAA, NS, SOA};
 use std::str::FromStr;
-use std::sync::Arc;
 
 fn n(s: &str) -> Name {
     Name::from_str(s).unwrap()
@@ -81,7 +80,6 @@ fn targets_are_ns_addresses_minus_mname_and_self_plus_also_notify() {
         ]
     );
     assert_eq!(unresolved, vec![n("ns.elsewhere.test.")]);
-    let _ = Arc::new(zone);
 }
 
 #[test]
