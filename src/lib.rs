@@ -8,4 +8,6 @@
 pub mod catalog;
 pub mod cli;
 pub mod engine;
+pub mod serial;
+pub mod store;
 pub mod zone;
