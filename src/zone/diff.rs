@@ -5,6 +5,7 @@
 //! skipped without looking inside). [`apply`] copies the node map (pointer copies) and
 //! rebuilds only the RRsets a changeset touches.
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
@@ -503,8 +504,8 @@ pub fn condense(origin: &Name, changesets: &[Changeset]) -> Result<Changeset, Di
             if let Some(i) = added_at.remove(&k) {
                 // Added by an earlier step: the two cancel out.
                 added[i] = None;
-            } else if !removed_at.contains_key(&k) {
-                removed_at.insert(k, removed.len());
+            } else if let Entry::Vacant(slot) = removed_at.entry(k) {
+                slot.insert(removed.len());
                 removed.push(Some(r.clone()));
             }
         }
@@ -518,8 +519,8 @@ pub fn condense(origin: &Name, changesets: &[Changeset]) -> Result<Changeset, Di
                 if let Some(i) = removed_at.remove(&k) {
                     removed[i] = None;
                 }
-            } else if !added_at.contains_key(&k) {
-                added_at.insert(k, added.len());
+            } else if let Entry::Vacant(slot) = added_at.entry(k) {
+                slot.insert(added.len());
                 added.push(Some(a.clone()));
             }
         }
@@ -539,4 +540,4 @@ pub fn condense(origin: &Name, changesets: &[Changeset]) -> Result<Changeset, Di
 
 #[cfg(test)]
 #[path = "diff_tests.rs"]
-mod tests;
+pub(crate) mod tests;

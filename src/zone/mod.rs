@@ -97,6 +97,7 @@ impl Zone {
     /// one RRset; the first TTL seen for an RRset is used for all of its records (the
     /// loader warns about differing TTLs before it gets here). Duplicate RDATA is dropped,
     /// as RFC 2181 §5 requires.
+    #[allow(clippy::result_large_err)]
     pub fn from_records(
         origin: Name,
         records: impl IntoIterator<Item = Record>,
@@ -224,7 +225,7 @@ impl Zone {
             let mut sets: Vec<&Arc<RRset>> = node
                 .rrsets
                 .iter()
-                .filter(|s| !(s.rtype == RecordType::SOA))
+                .filter(|s| s.rtype != RecordType::SOA)
                 .collect();
             sets.sort_by_key(|s| u16::from(s.rtype));
             out.extend(sets);
