@@ -1,6 +1,8 @@
 //! The command line edge: argument types (clap derive) and the glue that runs each
 //! subcommand. Errors here are `anyhow`; everything below is typed.
 
+pub mod zone;
+
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
@@ -20,6 +22,9 @@ pub enum Command {
     Check(CheckArgs),
     /// Serve zones authoritatively.
     Serve(ServeArgs),
+    /// Inspect the zones a node keeps in its database.
+    #[command(subcommand)]
+    Zone(zone::ZoneCommand),
 }
 
 #[derive(Debug, clap::Args)]
