@@ -12,6 +12,7 @@ use std::sync::Arc;
 use hickory_proto::rr::{DNSClass, LowerName, Name, RData, Record, RecordType};
 use thiserror::Error;
 
+use super::nodes::NodeMap;
 use super::{Node, RRset, Zone};
 
 /// The difference between two consecutive versions of a zone, in IXFR's shape: the old
@@ -125,51 +126,89 @@ pub fn set_serial(mut zone: Zone, serial: u32) -> Zone {
 pub fn diff(old: &Zone, new: &Zone) -> Changeset {
     // (sort key, type, records) per changed RRset, sorted at the end so the output is
     // deterministic; only changed RRsets are sorted.
-    let mut removed: Vec<(&LowerName, RecordType, Vec<Record>)> = Vec::new();
-    let mut added: Vec<(&LowerName, RecordType, Vec<Record>)> = Vec::new();
-
-    for (name, new_node) in &new.nodes {
-        let old_node = old.nodes.get(name);
-        for set in &new_node.rrsets {
-            if set.rtype == RecordType::SOA {
-                continue;
-            }
-            match old_node.and_then(|n| n.get(set.rtype)) {
-                None => added.push((name, set.rtype, set.records().collect())),
-                Some(old_set) if Arc::ptr_eq(old_set, set) => {}
-                Some(old_set) => {
-                    let (r, a) = diff_rrset(old_set, set);
-                    if !r.is_empty() {
-                        removed.push((name, set.rtype, r));
-                    }
-                    if !a.is_empty() {
-                        added.push((name, set.rtype, a));
-                    }
-                }
+    let mut out = DiffOut::default();
+    let (old_shards, new_shards) = (old.nodes.shards(), new.nodes.shards());
+    if old_shards.len() == new_shards.len() {
+        // A name lands in the same shard in every version, so shards pair up, and a shard
+        // shared by both versions holds no difference at all.
+        for (o, n) in old_shards.iter().zip(new_shards) {
+            if !Arc::ptr_eq(o, n) {
+                out.walk(o.iter(), n.iter(), |k| o.get(k), |k| n.contains_key(k));
             }
         }
-        if let Some(old_node) = old_node {
-            for old_set in &old_node.rrsets {
-                if old_set.rtype != RecordType::SOA && new_node.get(old_set.rtype).is_none() {
-                    removed.push((name, old_set.rtype, old_set.records().collect()));
-                }
-            }
-        }
+    } else {
+        out.walk(
+            old.nodes.iter(),
+            new.nodes.iter(),
+            |k| old.nodes.get(k),
+            |k| new.nodes.contains_key(k),
+        );
     }
-    for (name, old_node) in &old.nodes {
-        if new.nodes.contains_key(name) {
-            continue;
-        }
-        for set in &old_node.rrsets {
-            removed.push((name, set.rtype, set.records().collect()));
-        }
-    }
+    let DiffOut { removed, added } = out;
 
     Changeset {
         from_serial: old.serial,
         to_serial: new.serial,
         removed: flatten_sorted(old.soa(), removed),
         added: flatten_sorted(new.soa(), added),
+    }
+}
+
+/// Changed RRsets as (sort key, type, records), sorted at the end so the output is
+/// deterministic; only changed RRsets are sorted.
+#[derive(Default)]
+struct DiffOut<'a> {
+    removed: Vec<(&'a LowerName, RecordType, Vec<Record>)>,
+    added: Vec<(&'a LowerName, RecordType, Vec<Record>)>,
+}
+
+impl<'a> DiffOut<'a> {
+    /// Compares the nodes of a part of two versions (everything, or one pair of shards).
+    fn walk(
+        &mut self,
+        old_nodes: impl Iterator<Item = (&'a LowerName, &'a Node)>,
+        new_nodes: impl Iterator<Item = (&'a LowerName, &'a Node)>,
+        old_get: impl Fn(&LowerName) -> Option<&'a Node>,
+        new_contains: impl Fn(&LowerName) -> bool,
+    ) {
+        for (name, new_node) in new_nodes {
+            let old_node = old_get(name);
+            for set in &new_node.rrsets {
+                if set.rtype == RecordType::SOA {
+                    continue;
+                }
+                match old_node.and_then(|n| n.get(set.rtype)) {
+                    None => self.added.push((name, set.rtype, set.records().collect())),
+                    Some(old_set) if Arc::ptr_eq(old_set, set) => {}
+                    Some(old_set) => {
+                        let (r, a) = diff_rrset(old_set, set);
+                        if !r.is_empty() {
+                            self.removed.push((name, set.rtype, r));
+                        }
+                        if !a.is_empty() {
+                            self.added.push((name, set.rtype, a));
+                        }
+                    }
+                }
+            }
+            if let Some(old_node) = old_node {
+                for old_set in &old_node.rrsets {
+                    if old_set.rtype != RecordType::SOA && new_node.get(old_set.rtype).is_none() {
+                        self.removed
+                            .push((name, old_set.rtype, old_set.records().collect()));
+                    }
+                }
+            }
+        }
+        for (name, old_node) in old_nodes {
+            if new_contains(name) {
+                continue;
+            }
+            for set in &old_node.rrsets {
+                self.removed
+                    .push((name, set.rtype, set.records().collect()));
+            }
+        }
     }
 }
 
@@ -333,15 +372,15 @@ pub fn apply(zone: &Zone, cs: &Changeset) -> Result<Zone, DiffError> {
             record_count += 1;
         }
 
-        let node = match nodes.get_mut(&name) {
-            Some(n) => n,
-            None => {
-                if set.rdata.is_empty() {
-                    continue;
-                }
-                created.push(name.clone());
-                nodes.entry(name.clone()).or_default()
+        if !nodes.contains_key(&name) {
+            if set.rdata.is_empty() {
+                continue;
             }
+            created.push(name.clone());
+            nodes.insert(name.clone(), Node::default());
+        }
+        let Some(node) = nodes.get_mut(&name) else {
+            continue;
         };
         let pos = node.rrsets.iter().position(|s| s.rtype == rtype);
         match (pos, set.rdata.is_empty()) {
@@ -401,11 +440,7 @@ fn check_record(zone: &Zone, rec: &Record) -> Result<(), DiffError> {
     Ok(())
 }
 
-fn insert_empty_non_terminals(
-    nodes: &mut HashMap<LowerName, Node>,
-    name: &LowerName,
-    apex: &LowerName,
-) {
+fn insert_empty_non_terminals(nodes: &mut NodeMap, name: &LowerName, apex: &LowerName) {
     let mut cur = name.base_name();
     while cur.num_labels() > apex.num_labels() && !nodes.contains_key(&cur) {
         nodes.insert(cur.clone(), Node::default());
@@ -417,11 +452,7 @@ fn insert_empty_non_terminals(
 /// non-terminal that existed only for them. A hash map has no child links, so one pass
 /// over the names collects the children of the candidates; names whose label count cannot
 /// make them a candidate's child are skipped without hashing.
-fn prune_empty_leaves(
-    nodes: &mut HashMap<LowerName, Node>,
-    emptied: Vec<LowerName>,
-    apex: &LowerName,
-) {
+fn prune_empty_leaves(nodes: &mut NodeMap, emptied: Vec<LowerName>, apex: &LowerName) {
     let mut candidates: HashSet<LowerName> = HashSet::new();
     for name in emptied {
         let mut cur = name;

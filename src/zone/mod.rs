@@ -10,8 +10,8 @@
 //! number of labels in the query name, never on the size of the zone.
 
 pub mod diff;
+mod nodes;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use hickory_proto::rr::{DNSClass, LowerName, Name, RData, Record, RecordType};
@@ -87,7 +87,8 @@ impl Node {
 pub struct Zone {
     origin: Name,
     origin_lower: LowerName,
-    nodes: HashMap<LowerName, Node>,
+    /// Sharded so that successive versions share the shards they do not change.
+    nodes: nodes::NodeMap,
     serial: u32,
     record_count: usize,
 }
@@ -103,7 +104,7 @@ impl Zone {
         records: impl IntoIterator<Item = Record>,
     ) -> Result<Zone, ZoneError> {
         let origin_lower = LowerName::new(&origin);
-        let mut nodes: HashMap<LowerName, Node> = HashMap::new();
+        let mut nodes = nodes::NodeMap::new_shard();
         let mut record_count = 0usize;
         for rec in records {
             if rec.dns_class != DNSClass::IN {
@@ -175,7 +176,7 @@ impl Zone {
         Ok(Zone {
             origin,
             origin_lower,
-            nodes,
+            nodes: nodes::NodeMap::from_map(nodes),
             serial,
             record_count,
         })
@@ -204,7 +205,9 @@ impl Zone {
 
     pub fn apex(&self) -> &Node {
         // from_records guarantees the apex exists.
-        &self.nodes[&self.origin_lower]
+        self.nodes
+            .get(&self.origin_lower)
+            .expect("from_records guarantees the apex exists")
     }
 
     /// The apex SOA RRset, which every version has.
