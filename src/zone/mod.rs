@@ -10,6 +10,7 @@
 //! number of labels in the query name, never on the size of the zone.
 
 pub mod diff;
+pub mod edit;
 mod nodes;
 
 use std::sync::Arc;
