@@ -5,6 +5,7 @@
 //! changeset to the served version, so the two share every untouched shard, and the
 //! changeset is the exact journal entry and IXFR for the step.
 
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use thiserror::Error;
@@ -18,7 +19,11 @@ pub enum EditOutcome {
     /// Nothing to publish: same content, and no serial change the policy accepts.
     Unchanged,
     /// Commit `changeset` with `zone` (one transaction), then publish `zone`.
-    New { zone: Zone, changeset: Changeset },
+    /// The zone is in an `Arc` ready to publish.
+    New {
+        zone: Arc<Zone>,
+        changeset: Changeset,
+    },
 }
 
 #[derive(Debug, Error)]
@@ -52,7 +57,7 @@ pub fn prepare_edit(
         return Ok(EditOutcome::Unchanged);
     }
     changeset.set_to_serial(serial);
-    let zone = apply(current, &changeset)?;
+    let zone = Arc::new(apply(current, &changeset)?);
     Ok(EditOutcome::New { zone, changeset })
 }
 
@@ -71,7 +76,7 @@ mod tests {
         .unwrap()
     }
 
-    fn new_version(out: EditOutcome) -> (Zone, Changeset) {
+    fn new_version(out: EditOutcome) -> (Arc<Zone>, Changeset) {
         match out {
             EditOutcome::New { zone, changeset } => (zone, changeset),
             EditOutcome::Unchanged => panic!("expected a new version"),
