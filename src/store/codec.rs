@@ -34,20 +34,36 @@ fn emit_uncompressed<T: BinEncodable>(value: &T, scratch: &mut Vec<u8>) -> Resul
     value.emit(&mut enc).map_err(encode_err)
 }
 
-/// The owner name in uncompressed wire form, as stored in the key column.
-pub(crate) fn name_wire<N: BinEncodable>(name: &N) -> Result<Vec<u8>, StoreError> {
-    let mut out = Vec::with_capacity(64);
-    emit_uncompressed(name, &mut out)?;
-    Ok(out)
+/// Writes a name in uncompressed wire form (as stored in the key column) into `out`,
+/// replacing its contents. Direct, because this runs once per RRset of a full commit.
+pub(crate) fn write_name(name: &Name, out: &mut Vec<u8>) {
+    out.clear();
+    for label in name.iter() {
+        // A `Name` only holds labels of at most 63 octets.
+        out.push(label.len() as u8);
+        out.extend_from_slice(label);
+    }
+    out.push(0);
+}
+
+pub(crate) fn name_wire(name: &Name) -> Vec<u8> {
+    let mut out = Vec::with_capacity(name.len() + 2);
+    write_name(name, &mut out);
+    out
 }
 
 pub(crate) fn name_from_wire(blob: &[u8]) -> Result<Name, StoreError> {
     Name::from_bytes(blob).map_err(|e| corrupt("owner name", e))
 }
 
-/// RDATA of an RRset: for each record, a u16 length and the wire RDATA.
-pub(crate) fn encode_rdata(set: &RRset, scratch: &mut Vec<u8>) -> Result<Vec<u8>, StoreError> {
-    let mut out = Vec::new();
+/// RDATA of an RRset into `out` (replacing its contents): for each record, a u16 length
+/// and the wire RDATA.
+pub(crate) fn encode_rdata(
+    set: &RRset,
+    out: &mut Vec<u8>,
+    scratch: &mut Vec<u8>,
+) -> Result<(), StoreError> {
+    out.clear();
     for rd in &set.rdata {
         emit_uncompressed(rd, scratch)?;
         let len = u16::try_from(scratch.len())
@@ -55,7 +71,7 @@ pub(crate) fn encode_rdata(set: &RRset, scratch: &mut Vec<u8>) -> Result<Vec<u8>
         out.extend_from_slice(&len.to_be_bytes());
         out.extend_from_slice(scratch);
     }
-    Ok(out)
+    Ok(())
 }
 
 pub(crate) fn decode_rdata(rtype: RecordType, blob: &[u8]) -> Result<Vec<RData>, StoreError> {

@@ -457,7 +457,7 @@ fn changeset_blobs_round_trip() {
 #[test]
 #[ignore]
 fn store_one_million() {
-    use std::time::Instant;
+    use crate::zone::diff::tests::timed;
     let mk = |serial: u32, changed: u8| {
         let mut v = vec![soa(serial)];
         for i in 0..1_000_000u32 {
@@ -472,35 +472,30 @@ fn store_one_million() {
     };
     let (_dir, path, mut store) = temp_store();
     let v1 = mk(1, 1);
-    let t = Instant::now();
-    store.commit_full(&v1).unwrap();
-    eprintln!("commit_full 1M (incl. cleanup): {:?}", t.elapsed());
-    let t = Instant::now();
-    store.commit_full(&v1).unwrap();
-    eprintln!(
-        "commit_full 1M replacing 1M (incl. cleanup): {:?}",
-        t.elapsed()
-    );
+    timed("commit_full 1M into an empty store", || {
+        store.commit_full(&v1).unwrap()
+    });
+    timed("commit_full 1M replacing 1M", || {
+        store.commit_full(&v1).unwrap()
+    });
     let v2 = mk(2, 2);
-    let t = Instant::now();
-    let cs = diff(&v1, &v2);
-    let next = apply(&v1, &cs).unwrap();
-    eprintln!("diff + apply one change: {:?}", t.elapsed());
-    let t = Instant::now();
-    store.commit_changeset(&cs, &next).unwrap();
-    eprintln!("commit_changeset one change: {:?}", t.elapsed());
-    let t = Instant::now();
-    let loaded = store.load_zone(&origin()).unwrap().unwrap();
-    eprintln!("load_zone 1M: {:?}", t.elapsed());
+    let (cs, next) = timed("diff + apply one change", || {
+        let cs = diff(&v1, &v2);
+        let next = apply(&v1, &cs).unwrap();
+        (cs, next)
+    });
+    timed("commit_changeset one change", || {
+        store.commit_changeset(&cs, &next).unwrap()
+    });
+    let loaded = timed("load_zone 1M", || {
+        store.load_zone(&origin()).unwrap().unwrap()
+    });
     assert_eq!(loaded.record_count(), next.record_count());
-    let t = Instant::now();
-    let st = Store::open_read_only(&path)
-        .unwrap()
-        .zone_status(&origin())
-        .unwrap();
-    eprintln!(
-        "zone_status: {:?} {:?}",
-        t.elapsed(),
-        st.map(|s| s.data_bytes)
-    );
+    let st = timed("zone_status (read-only)", || {
+        Store::open_read_only(&path)
+            .unwrap()
+            .zone_status(&origin())
+            .unwrap()
+    });
+    eprintln!("stored bytes: {:?}", st.map(|s| s.data_bytes));
 }

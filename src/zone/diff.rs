@@ -133,12 +133,19 @@ pub fn diff(old: &Zone, new: &Zone) -> Changeset {
         // shared by both versions holds no difference at all.
         for (o, n) in old_shards.iter().zip(new_shards) {
             if !Arc::ptr_eq(o, n) {
-                out.walk(o.iter(), n.iter(), |k| o.get(k), |k| n.contains_key(k));
+                out.walk(
+                    o.iter(),
+                    o.len(),
+                    n.iter(),
+                    |k| o.get(k),
+                    |k| n.contains_key(k),
+                );
             }
         }
     } else {
         out.walk(
             old.nodes.iter(),
+            old.nodes.len(),
             new.nodes.iter(),
             |k| old.nodes.get(k),
             |k| new.nodes.contains_key(k),
@@ -167,12 +174,15 @@ impl<'a> DiffOut<'a> {
     fn walk(
         &mut self,
         old_nodes: impl Iterator<Item = (&'a LowerName, &'a Node)>,
+        old_len: usize,
         new_nodes: impl Iterator<Item = (&'a LowerName, &'a Node)>,
         old_get: impl Fn(&LowerName) -> Option<&'a Node>,
         new_contains: impl Fn(&LowerName) -> bool,
     ) {
+        let mut found = 0usize;
         for (name, new_node) in new_nodes {
             let old_node = old_get(name);
+            found += usize::from(old_node.is_some());
             for set in &new_node.rrsets {
                 if set.rtype == RecordType::SOA {
                     continue;
@@ -199,6 +209,10 @@ impl<'a> DiffOut<'a> {
                     }
                 }
             }
+        }
+        if found == old_len {
+            // Every old name is still there: no need to look for deleted ones.
+            return;
         }
         for (name, old_node) in old_nodes {
             if new_contains(name) {
