@@ -10,4 +10,5 @@ pub mod cli;
 pub mod engine;
 pub mod serial;
 pub mod store;
+pub mod watch;
 pub mod zone;

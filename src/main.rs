@@ -3,8 +3,16 @@ use zonecast::cli::{Cli, Command};
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    match cli.command {
-        Some(Command::Zone(cmd)) => zonecast::cli::zone::run(&cmd),
-        _ => Ok(()),
-    }
+    let code = match cli.command {
+        Some(Command::Check(args)) => zonecast::cli::check::run(&args)?,
+        Some(Command::Watch(args)) => zonecast::cli::watch::run(args)?,
+        Some(Command::Zone(cmd)) => {
+            zonecast::cli::zone::run(&cmd)?;
+            0
+        }
+        Some(Command::Serve(_)) | None => {
+            anyhow::bail!("serve is not implemented yet")
+        }
+    };
+    std::process::exit(code);
 }

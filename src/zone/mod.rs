@@ -9,9 +9,13 @@
 //! encloser by walking the query name's ancestors: the cost of a lookup depends on the
 //! number of labels in the query name, never on the size of the zone.
 
+pub mod check;
 pub mod diff;
 pub mod edit;
+pub mod load;
 mod nodes;
+pub mod print;
+mod print_wire;
 
 use std::sync::Arc;
 
@@ -26,11 +30,11 @@ pub enum ZoneError {
     #[error("zone {0}: more than one SOA record at the apex")]
     MultipleSoa(Name),
     #[error("zone {zone}: {name} is out of zone")]
-    OutOfZone { zone: Name, name: Name },
+    OutOfZone { zone: Name, name: Box<Name> },
     #[error("zone {zone}: {name} has a class other than IN ({class})")]
     BadClass {
         zone: Name,
-        name: Name,
+        name: Box<Name>,
         class: DNSClass,
     },
 }
@@ -111,7 +115,7 @@ impl Zone {
             if rec.dns_class != DNSClass::IN {
                 return Err(ZoneError::BadClass {
                     zone: origin.clone(),
-                    name: rec.name.clone(),
+                    name: Box::new(rec.name.clone()),
                     class: rec.dns_class,
                 });
             }
@@ -119,7 +123,7 @@ impl Zone {
             if !origin_lower.zone_of(&key) {
                 return Err(ZoneError::OutOfZone {
                     zone: origin.clone(),
-                    name: rec.name.clone(),
+                    name: Box::new(rec.name.clone()),
                 });
             }
             let rtype = rec.record_type();
