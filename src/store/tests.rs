@@ -284,7 +284,8 @@ fn a_failure_before_commit_leaves_the_previous_version() {
     );
 }
 
-/// Child half of the kill test below: aborts the process in the middle of a commit.
+/// Child half of the kill test below: aborts the process in the middle of a commit, of a
+/// full version or of a changeset as `ZONECAST_CRASH_KIND` says.
 #[test]
 #[ignore]
 fn crash_child() {
@@ -292,41 +293,55 @@ fn crash_child() {
         return;
     };
     let mut store = Store::open(&path).unwrap();
-    store.inject_fault(Some(Fault::AbortBeforeCommit));
+    let current = store.load_zone(&origin()).unwrap().unwrap();
     let big = zone(
-        99,
+        current.serial() + 1,
         (0..2000u32)
             .map(|i| a(&format!("x{i}.example.test."), (i % 250) as u8))
             .collect(),
     );
+    store.inject_fault(Some(Fault::AbortBeforeCommit));
     eprintln!("child: committing");
-    let _ = store.commit_full(&big);
+    if std::env::var("ZONECAST_CRASH_KIND").as_deref() == Ok("changeset") {
+        let cs = diff(&current, &big);
+        let next = apply(&current, &cs).unwrap();
+        let _ = store.commit_changeset(&cs, &next);
+    } else {
+        let _ = store.commit_full(&big);
+    }
     unreachable!("the commit aborts the process");
 }
 
 #[test]
 fn a_process_killed_mid_commit_leaves_the_previous_version() {
+    use std::os::unix::process::ExitStatusExt;
     let (_dir, path, mut store) = temp_store();
     let versions = chain(&mut store, 3);
     drop(store);
-    let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "store::tests::crash_child",
-            "--ignored",
-            "--nocapture",
-        ])
-        .env("ZONECAST_CRASH_DB", &path)
-        .output()
-        .unwrap();
-    use std::os::unix::process::ExitStatusExt;
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("child: committing"), "{stderr}");
-    assert_eq!(out.status.signal(), Some(libc::SIGABRT), "{stderr}");
-    let store = Store::open(&path).unwrap();
-    let loaded = store.load_zone(&origin()).unwrap().unwrap();
-    assert_eq!(contents(&loaded), contents(&versions[2]));
-    assert_eq!(store.journal_since(&origin(), 1).unwrap().unwrap().len(), 2);
+    for kind in ["full", "changeset"] {
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "store::tests::crash_child",
+                "--ignored",
+                "--nocapture",
+            ])
+            .env("ZONECAST_CRASH_DB", &path)
+            .env("ZONECAST_CRASH_KIND", kind)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("child: committing"), "{kind}: {stderr}");
+        assert_eq!(out.status.signal(), Some(libc::SIGABRT), "{kind}: {stderr}");
+        let store = Store::open(&path).unwrap();
+        let loaded = store.load_zone(&origin()).unwrap().unwrap();
+        assert_eq!(contents(&loaded), contents(&versions[2]), "{kind}");
+        assert_eq!(
+            store.journal_since(&origin(), 1).unwrap().unwrap().len(),
+            2,
+            "{kind}"
+        );
+    }
 }
 
 #[test]
@@ -498,4 +513,39 @@ fn store_one_million() {
             .unwrap()
     });
     eprintln!("stored bytes: {:?}", st.map(|s| s.data_bytes));
+}
+
+/// Every record type the loader knows, and the shipped zones, survive the store's blob
+/// formats unchanged: as a stored version and as a journal changeset.
+#[test]
+fn every_record_type_round_trips_through_the_store() {
+    use crate::zone::load::load_zone_file;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let files = [
+        ("integration/loader/types.zone", "example.test."),
+        ("zones/example.test.zone", "example.test."),
+        ("zones/shop.test.zone", "shop.test."),
+        ("zones/root.zone", "."),
+    ];
+    for (file, origin) in files {
+        let origin = n(origin);
+        let loaded = load_zone_file(&root.join(file), &origin)
+            .unwrap_or_else(|e| panic!("{file}: {e}"))
+            .zone;
+        let (_dir, _path, mut store) = temp_store();
+        store.commit_full(&loaded).unwrap();
+        let back = store.load_zone(&origin).unwrap().unwrap();
+        assert_eq!(contents(&back), contents(&loaded), "{file}");
+
+        // The whole zone as one changeset from a bare SOA version.
+        let bare = Zone::from_records(origin.clone(), vec![loaded.soa().records().next().unwrap()])
+            .unwrap();
+        let mut cs = diff(&bare, &loaded);
+        cs.from_serial = cs.to_serial.wrapping_sub(1);
+        if let RData::SOA(s) = &mut cs.removed[0].data {
+            s.serial = cs.from_serial;
+        }
+        let blob = codec::encode_changeset(&cs).unwrap();
+        assert_eq!(codec::decode_changeset(&blob).unwrap(), cs, "{file}");
+    }
 }
