@@ -58,6 +58,8 @@ pub enum StoreError {
         stored: Option<u32>,
         from: u32,
     },
+    #[error("zone {zone}: the changesets do not lead to the version given: {why}")]
+    Inconsistent { zone: String, why: String },
     #[error("zone {zone}: stored records do not form a zone: {source}")]
     BadZone {
         zone: String,

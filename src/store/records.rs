@@ -192,14 +192,34 @@ impl Store {
     /// journal is pruned to its limits in the same transaction. `new` must be the result
     /// of applying `cs` to the stored version.
     pub fn commit_changeset(&mut self, cs: &Changeset, new: &Zone) -> Result<(), StoreError> {
+        self.commit_changesets(std::slice::from_ref(cs), new)
+    }
+
+    /// Commits several consecutive changesets (one IXFR response) and the version they
+    /// lead to, all or nothing: each changeset becomes its own journal entry, so that
+    /// downstream secondaries can still be served step by step.
+    pub fn commit_changesets(&mut self, css: &[Changeset], new: &Zone) -> Result<(), StoreError> {
         self.writable()?;
         let key = zone_key(new.origin());
-        if cs.to_serial != new.serial() {
-            return Err(StoreError::SerialMismatch {
-                zone: key,
-                stored: Some(new.serial()),
-                from: cs.to_serial,
-            });
+        let inconsistent = |why: String| StoreError::Inconsistent {
+            zone: key.clone(),
+            why,
+        };
+        let (Some(first), Some(last)) = (css.first(), css.last()) else {
+            return Err(inconsistent("no changeset to commit".into()));
+        };
+        if last.to_serial != new.serial() {
+            return Err(inconsistent(format!(
+                "the changesets end at serial {}, the version is {}",
+                last.to_serial,
+                new.serial()
+            )));
+        }
+        if let Some(w) = css.windows(2).find(|w| w[0].to_serial != w[1].from_serial) {
+            return Err(inconsistent(format!(
+                "serial {} is followed by a changeset from {}",
+                w[0].to_serial, w[1].from_serial
+            )));
         }
         let limits = self.limits_for(&key);
         let fault = self.fault;
@@ -208,17 +228,16 @@ impl Store {
             Some((id, Some(g), serial, bytes)) => (id, g, serial, bytes),
             _ => return Err(StoreError::UnknownZone(key)),
         };
-        if serial != Some(cs.from_serial) {
+        if serial != Some(first.from_serial) {
             return Err(StoreError::SerialMismatch {
                 zone: key,
                 stored: serial,
-                from: cs.from_serial,
+                from: first.from_serial,
             });
         }
-        let touched: HashSet<(LowerName, RecordType)> = cs
-            .removed
+        let touched: HashSet<(LowerName, RecordType)> = css
             .iter()
-            .chain(&cs.added)
+            .flat_map(|cs| cs.removed.iter().chain(&cs.added))
             .map(|r| (LowerName::new(&r.name), r.record_type()))
             .collect();
         {
@@ -243,7 +262,9 @@ impl Store {
             "UPDATE zones SET serial = ?1, record_count = ?2, data_bytes = ?3 WHERE id = ?4",
             params![new.serial(), new.record_count() as i64, bytes, id],
         )?;
-        journal::append(&tx, id, cs)?;
+        for cs in css {
+            journal::append(&tx, id, cs)?;
+        }
         journal::prune(&tx, id, &limits, bytes)?;
         check_fault(fault, Fault::BeforeCommit)?;
         tx.commit()?;

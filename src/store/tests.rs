@@ -152,6 +152,28 @@ fn changesets_are_committed_with_their_version_and_served_from_the_journal() {
         })
     ));
 
+    // Several changesets (one IXFR response) commit together or not at all.
+    let v5 = zone(5, vec![a("five.example.test.", 5)]);
+    let v6 = zone(6, vec![a("six.example.test.", 6)]);
+    let (c5, c6) = (diff(last, &v5), diff(&v5, &v6));
+    let n5 = apply(last, &c5).unwrap();
+    let n6 = apply(&n5, &c6).unwrap();
+    assert!(matches!(
+        store.commit_changesets(std::slice::from_ref(&c5), &n6),
+        Err(StoreError::Inconsistent { .. })
+    ));
+    assert!(matches!(
+        store.commit_changesets(&[c6.clone(), c5.clone()], &n6),
+        Err(StoreError::Inconsistent { .. })
+    ));
+    store.commit_changesets(&[c5, c6], &n6).unwrap();
+    assert_eq!(
+        contents(&store.load_zone(&origin()).unwrap().unwrap()),
+        contents(&n6)
+    );
+    assert_eq!(store.journal_since(&origin(), 4).unwrap().unwrap().len(), 2);
+    assert_eq!(store.journal_since(&origin(), 1).unwrap().unwrap().len(), 5);
+
     // After a full commit (AXFR) the history restarts.
     store.commit_full(&zone(10, vec![])).unwrap();
     assert_eq!(store.journal_since(&origin(), 1).unwrap(), None);
