@@ -49,7 +49,11 @@ fn contents(z: &Zone) -> (BTreeSet<String>, BTreeSet<String>) {
             )
         })
         .collect();
-    let names = z.nodes().map(|(k, _)| k.to_string()).collect();
+    // With each node's child count, which apply maintains and from_records computes.
+    let names = z
+        .nodes()
+        .map(|(k, node)| format!("{k} {}", node.children))
+        .collect();
     (recs, names)
 }
 
@@ -166,6 +170,11 @@ fn apply_maintains_empty_non_terminals() {
             a("x.c.example.test.", 60, 2),
         ],
     );
+    let children = |z: &Zone, name: &str| z.node(&LowerName::new(&n(name))).map(|x| x.children);
+    assert_eq!(children(&base, "example.test."), Some(1));
+    assert_eq!(children(&base, "c.example.test."), Some(2));
+    assert_eq!(children(&base, "b.c.example.test."), Some(1));
+    assert_eq!(children(&base, "a.b.c.example.test."), Some(0));
     let target = zone(2, vec![a("x.c.example.test.", 60, 2)]);
     let cs = diff(&base, &target);
     let applied = apply(&base, &cs).unwrap();
@@ -438,4 +447,15 @@ fn diff_one_million() {
     let cs2 = timed("diff, versions sharing RRsets", || diff(&old, &applied));
     assert_eq!(cs2.len(), cs.len());
     assert_eq!(cs.len(), 4);
+    // Deleting a name makes apply look for children of the emptied node.
+    let mut del = diff(&old, &applied);
+    del.removed.push(a("host5.example.test.", 3600, 0).clone());
+    del.removed.last_mut().unwrap().data = RData::A(A::new(10, 0, 0, 5));
+    let gone = timed("apply a changeset deleting a name", || {
+        apply(&old, &del).unwrap()
+    });
+    assert!(
+        gone.node(&LowerName::new(&n("host5.example.test.")))
+            .is_none()
+    );
 }

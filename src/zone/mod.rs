@@ -70,6 +70,9 @@ impl RRset {
 pub struct Node {
     /// Few names have more than a handful of types, so a small vector beats a map.
     rrsets: Vec<Arc<RRset>>,
+    /// How many nodes sit directly below this one. A hash map has no child links, and an
+    /// update that empties a node must know whether it stays as an empty non-terminal.
+    children: u32,
 }
 
 impl Node {
@@ -164,17 +167,26 @@ impl Zone {
             }
         };
 
-        // Insert every empty non-terminal between a name and the apex.
+        // Insert every empty non-terminal between a name and the apex, and count each
+        // node's children: every node below the apex is counted once, by its parent.
         let names: Vec<LowerName> = nodes.keys().cloned().collect();
         for name in names {
-            let mut cur = name.base_name();
-            while cur.num_labels() > origin_lower.num_labels() {
-                if nodes.contains_key(&cur) {
-                    // Its ancestors were (or will be) inserted from it.
+            let mut child = name;
+            while child.num_labels() > origin_lower.num_labels() {
+                let parent = child.base_name();
+                if let Some(p) = nodes.get_mut(&parent) {
+                    // Its ancestors were (or will be) handled from it.
+                    p.children += 1;
                     break;
                 }
-                nodes.insert(cur.clone(), Node::default());
-                cur = cur.base_name();
+                nodes.insert(
+                    parent.clone(),
+                    Node {
+                        rrsets: Vec::new(),
+                        children: 1,
+                    },
+                );
+                child = parent;
             }
         }
 

@@ -134,10 +134,6 @@ impl NodeMap {
         self.shards.iter().flat_map(|s| s.iter())
     }
 
-    pub(crate) fn keys(&self) -> impl Iterator<Item = &LowerName> {
-        self.iter().map(|(k, _)| k)
-    }
-
     /// The shards, for a diff that walks two versions side by side.
     pub(crate) fn shards(&self) -> &[Arc<Shard>] {
         &self.shards

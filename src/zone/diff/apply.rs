@@ -1,7 +1,7 @@
 //! Applying a changeset to a version: the next version shares every shard the changeset
 //! does not touch.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use hickory_proto::rr::{DNSClass, LowerName, RData, Record, RecordType};
@@ -186,51 +186,43 @@ fn check_record(zone: &Zone, rec: &Record) -> Result<(), DiffError> {
     Ok(())
 }
 
+/// Links a new node into the tree: bumps its parent's child count, creating empty
+/// non-terminals up to the first existing ancestor.
 fn insert_empty_non_terminals(nodes: &mut NodeMap, name: &LowerName, apex: &LowerName) {
-    let mut cur = name.base_name();
-    while cur.num_labels() > apex.num_labels() && !nodes.contains_key(&cur) {
-        nodes.insert(cur.clone(), Node::default());
-        cur = cur.base_name();
+    let mut child = name.clone();
+    while child.num_labels() > apex.num_labels() {
+        let parent = child.base_name();
+        if let Some(p) = nodes.get_mut(&parent) {
+            p.children += 1;
+            return;
+        }
+        nodes.insert(
+            parent.clone(),
+            Node {
+                rrsets: Vec::new(),
+                children: 1,
+            },
+        );
+        child = parent;
     }
 }
 
-/// Removes nodes left without data and without descendants, and then any empty
-/// non-terminal that existed only for them. A hash map has no child links, so one pass
-/// over the names collects the children of the candidates; names whose label count cannot
-/// make them a candidate's child are skipped without hashing.
+/// Removes nodes left without data and without children, and then any empty
+/// non-terminal that existed only for them.
 fn prune_empty_leaves(nodes: &mut NodeMap, emptied: Vec<LowerName>, apex: &LowerName) {
-    let mut candidates: HashSet<LowerName> = HashSet::new();
     for name in emptied {
         let mut cur = name;
         while cur.num_labels() > apex.num_labels()
-            && nodes.get(&cur).is_some_and(Node::is_empty_non_terminal)
-            && candidates.insert(cur.clone())
+            && nodes
+                .get(&cur)
+                .is_some_and(|n| n.rrsets.is_empty() && n.children == 0)
         {
-            cur = cur.base_name();
-        }
-    }
-    if candidates.is_empty() {
-        return;
-    }
-    let child_depths: HashSet<u8> = candidates.iter().map(|c| c.num_labels() + 1).collect();
-    let mut children: HashMap<LowerName, usize> = HashMap::new();
-    for name in nodes.keys() {
-        if child_depths.contains(&name.num_labels()) {
-            let parent = name.base_name();
-            if candidates.contains(&parent) {
-                *children.entry(parent).or_default() += 1;
+            nodes.remove(&cur);
+            let parent = cur.base_name();
+            if let Some(p) = nodes.get_mut(&parent) {
+                p.children = p.children.saturating_sub(1);
             }
-        }
-    }
-    // Deepest first, so that removing a leaf can free its parent.
-    let mut order: Vec<LowerName> = candidates.into_iter().collect();
-    order.sort_by_key(|n| std::cmp::Reverse(n.num_labels()));
-    for name in order {
-        if children.get(&name).copied().unwrap_or(0) == 0 {
-            nodes.remove(&name);
-            if let Some(c) = children.get_mut(&name.base_name()) {
-                *c = c.saturating_sub(1);
-            }
+            cur = parent;
         }
     }
 }
