@@ -121,6 +121,8 @@ pub fn set_serial(mut zone: Zone, serial: u32) -> Zone {
         }
     }
     zone.serial = serial;
+    // Whatever a consumer derived belongs to the old version.
+    zone.derived = std::sync::OnceLock::new();
     zone
 }
 

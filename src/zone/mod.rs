@@ -17,7 +17,8 @@ mod nodes;
 pub mod print;
 mod print_wire;
 
-use std::sync::Arc;
+use std::any::Any;
+use std::sync::{Arc, OnceLock};
 
 use hickory_proto::rr::{DNSClass, LowerName, Name, RData, Record, RecordType};
 use thiserror::Error;
@@ -99,6 +100,10 @@ pub struct Zone {
     nodes: nodes::NodeMap,
     serial: u32,
     record_count: usize,
+    /// Data a consumer derives once per version (the answer engine keeps the apex NS
+    /// records and their addresses here), opaque so that `zone` depends on nothing above
+    /// it. Filled on first use; a new version starts empty.
+    derived: OnceLock<Arc<dyn Any + Send + Sync>>,
 }
 
 impl Zone {
@@ -196,6 +201,7 @@ impl Zone {
             nodes: nodes::NodeMap::from_map(nodes),
             serial,
             record_count,
+            derived: OnceLock::new(),
         })
     }
 
@@ -259,6 +265,11 @@ impl Zone {
             .into_iter()
             .flat_map(|s| s.records().collect::<Vec<_>>())
             .collect()
+    }
+
+    /// The per-version slot for derived data; see the field's doc.
+    pub fn derived(&self) -> &OnceLock<Arc<dyn Any + Send + Sync>> {
+        &self.derived
     }
 
     /// Iterates over all nodes (including empty non-terminals) in no particular order.

@@ -2,7 +2,7 @@
 //! does not touch.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use hickory_proto::rr::{DNSClass, LowerName, RData, Record, RecordType};
 
@@ -166,6 +166,7 @@ pub fn apply(zone: &Zone, cs: &Changeset) -> Result<Zone, DiffError> {
         nodes,
         serial,
         record_count: record_count.max(0) as usize,
+        derived: OnceLock::new(),
     })
 }
 
