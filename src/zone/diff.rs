@@ -17,6 +17,7 @@ use std::sync::Arc;
 use hickory_proto::rr::{LowerName, Name, RData, Record, RecordType};
 use thiserror::Error;
 
+use super::nodes::ShardExt;
 use super::{Node, RRset, Zone};
 
 /// The difference between two consecutive versions of a zone, in IXFR's shape: the old
@@ -140,11 +141,11 @@ pub fn diff(old: &Zone, new: &Zone) -> Changeset {
         for (o, n) in old_shards.iter().zip(new_shards) {
             if !Arc::ptr_eq(o, n) {
                 out.walk(
-                    o.iter(),
+                    o.entries(),
                     o.len(),
-                    n.iter(),
-                    |k| o.get(k),
-                    |k| n.contains_key(k),
+                    n.entries(),
+                    |k| o.get_node(k),
+                    |k| n.get_node(k).is_some(),
                 );
             }
         }

@@ -117,7 +117,7 @@ impl Zone {
         records: impl IntoIterator<Item = Record>,
     ) -> Result<Zone, ZoneError> {
         let origin_lower = LowerName::new(&origin);
-        let mut nodes = nodes::NodeMap::new_shard();
+        let mut nodes = nodes::NodeMap::new_build_map();
         let mut record_count = 0usize;
         for rec in records {
             if rec.dns_class != DNSClass::IN {
