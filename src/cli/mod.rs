@@ -2,6 +2,7 @@
 //! subcommand. Errors here are `anyhow`; everything below is typed.
 
 pub mod check;
+pub mod zone;
 
 use clap::{Parser, Subcommand};
 
@@ -30,6 +31,9 @@ pub enum Command {
     Serve(ServeArgs),
     /// Watch a name propagate across authoritative servers and resolvers.
     Watch(watch::WatchArgs),
+    /// Inspect the zones a node keeps in its database.
+    #[command(subcommand)]
+    Zone(zone::ZoneCommand),
 }
 
 #[derive(Debug, clap::Args)]
