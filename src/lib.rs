@@ -7,7 +7,15 @@
 
 pub mod catalog;
 pub mod cli;
+pub mod config;
 pub mod engine;
+pub mod notify;
+pub mod secondary;
+pub mod serial;
+pub mod server;
+pub mod store;
+pub mod tsig;
 pub mod update;
 pub mod watch;
+pub mod xfr;
 pub mod zone;

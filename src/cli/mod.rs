@@ -2,9 +2,11 @@
 //! subcommand. Errors here are `anyhow`; everything below is typed.
 
 pub mod check;
+pub mod zone;
 
 use clap::{Parser, Subcommand};
 
+pub mod serve;
 pub mod watch;
 pub mod zone_edit;
 
@@ -15,6 +17,9 @@ pub mod zone_edit;
     about = "DNS propagation made real and visible"
 )]
 pub struct Cli {
+    /// More logging: -v for debug, -vv for trace (RUST_LOG overrides).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -27,24 +32,9 @@ pub enum Command {
     Serve(ServeArgs),
     /// Watch a name propagate across authoritative servers and resolvers.
     Watch(watch::WatchArgs),
-    /// Edit and inspect zones.
-    Zone(ZoneArgs),
-}
-
-#[derive(Debug, clap::Args)]
-pub struct ZoneArgs {
+    /// Edit zone files, and inspect the zones a node keeps in its database.
     #[command(subcommand)]
-    pub command: ZoneCommand,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum ZoneCommand {
-    /// Replace an RRset in the zone's file (comments and layout are kept).
-    Set(zone_edit::ZoneSetArgs),
-    /// Delete records, an RRset or a whole name from the zone's file.
-    Del(zone_edit::ZoneDelArgs),
-    /// Edit the zone's file in $VISUAL/$EDITOR, validated before it is written.
-    Edit(zone_edit::ZoneEditArgs),
+    Zone(zone::ZoneCommand),
 }
 
 #[derive(Debug, clap::Args)]
@@ -71,4 +61,13 @@ pub struct ServeArgs {
     /// A zone to serve, as NAME=FILE; repeatable.
     #[arg(long)]
     pub zone: Vec<String>,
+    /// UDP worker threads per address (default: one per core).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// The NSID (RFC 5001) to send when asked.
+    #[arg(long)]
+    pub nsid: Option<String>,
+    /// Log every query (target zonecast::query).
+    #[arg(long)]
+    pub query_log: bool,
 }

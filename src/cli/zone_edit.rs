@@ -7,13 +7,16 @@ use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use hickory_proto::rr::{LowerName, Name, RData, RecordType, SerialNumber};
-use serde::Deserialize;
+use std::time::SystemTime;
+
+use hickory_proto::rr::{LowerName, Name, RData, RecordType};
 
 use super::check::parse_origin;
+use crate::config::NodeConfig;
+use crate::serial::SerialPolicy;
 use crate::zone::Zone;
-use crate::zone::edit::{
-    EditError, PlannedEdit, SerialMode, ZoneEditor, atomic_write, content_differs, next_serial,
+use crate::zone::file_edit::{
+    EditError, PlannedEdit, SerialMode, ZoneEditor, atomic_write, content_differs, edit_serial,
 };
 use crate::zone::load::{LoadErrors, lex, load_zone_file, load_zone_file_overlay};
 use crate::zone::load::{parse_name, parse_rdata, parse_ttl, parse_type};
@@ -29,6 +32,10 @@ pub struct ZoneFileArgs {
     /// A node configuration whose `[[zone]]` entries name the zone's file.
     #[arg(long)]
     pub config: Option<PathBuf>,
+    /// How the SOA serial moves: increment, unixtime, dateserial, or keep (the edit
+    /// must raise it itself).
+    #[arg(long, default_value = "increment")]
+    pub serial_policy: SerialPolicy,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -97,18 +104,6 @@ fn target(args: &ZoneFileArgs) -> Result<(Name, PathBuf)> {
     Ok((origin, file))
 }
 
-#[derive(Deserialize)]
-struct ConfigZones {
-    #[serde(default)]
-    zone: Vec<ConfigZone>,
-}
-
-#[derive(Deserialize)]
-struct ConfigZone {
-    name: String,
-    file: PathBuf,
-}
-
 /// Where a zone's file is: `--file`, else the `[[zone]]` of `--config` (its `file` is
 /// relative to the config's directory), else `zones/ZONE.zone` (`zones/root.zone` for
 /// the root), the layout of the shipped zones. `zonecast up`'s topology will plug in here.
@@ -121,17 +116,11 @@ pub fn locate_zone_file(
         return Ok(f.to_path_buf());
     }
     if let Some(cfg) = config {
-        let text =
-            std::fs::read_to_string(cfg).with_context(|| format!("reading {}", cfg.display()))?;
-        let parsed: ConfigZones = toml::from_str(&text)
-            .with_context(|| format!("{}: bad configuration", cfg.display()))?;
-        for z in parsed.zone {
-            if parse_origin(&z.name).is_ok_and(|n| n == *zone) {
-                let dir = cfg.parent().unwrap_or(Path::new(""));
-                return Ok(dir.join(z.file));
-            }
-        }
-        bail!("{}: no [[zone]] named {zone}", cfg.display());
+        let node = NodeConfig::load(cfg)?;
+        return match node.zones.into_iter().find(|z| z.name == *zone) {
+            Some(z) => Ok(z.file),
+            None => bail!("{}: no [[zone]] named {zone}", cfg.display()),
+        };
     }
     let label = zone.to_string();
     let stem = label
@@ -256,7 +245,7 @@ pub fn run_set(args: &ZoneSetArgs) -> Result<i32> {
     let rtype = parse_rtype(&args.rtype)?;
     let (ttl, rdata) = ttl_and_rdata(args, rtype, &origin)?;
     let editor = match ZoneEditor::open(&file, &origin) {
-        Ok(e) => e,
+        Ok(e) => e.with_serial_policy(args.target.serial_policy, SystemTime::now()),
         Err(e) => return finish(Err(e), &origin, &file),
     };
     let mut all = Vec::new();
@@ -281,7 +270,7 @@ pub fn run_del(args: &ZoneDelArgs) -> Result<i32> {
         _ => Vec::new(),
     };
     let editor = match ZoneEditor::open(&file, &origin) {
-        Ok(e) => e,
+        Ok(e) => e.with_serial_policy(args.target.serial_policy, SystemTime::now()),
         Err(e) => return finish(Err(e), &origin, &file),
     };
     finish(editor.delete(&name, rtype, &rdata), &origin, &file)
@@ -298,7 +287,8 @@ pub fn run_edit(args: &ZoneEditArgs) -> Result<i32> {
     let mut input = stdin.lock();
     let mut out = std::io::stderr();
     let tmp = std::env::temp_dir();
-    edit_interactively(&file, &origin, &editor, &tmp, &mut input, &mut out)
+    let policy = args.target.serial_policy;
+    edit_interactively(&file, &origin, &editor, policy, &tmp, &mut input, &mut out)
 }
 
 /// `crontab -e` for a zone: edit a copy, validate, ask again on errors, write atomically,
@@ -308,6 +298,7 @@ pub fn edit_interactively(
     file: &Path,
     origin: &Name,
     editor: &str,
+    policy: SerialPolicy,
     tmp_root: &Path,
     input: &mut dyn BufRead,
     out: &mut dyn Write,
@@ -344,16 +335,20 @@ pub fn edit_interactively(
             return Ok(0);
         }
         let overlay = HashMap::from([(canon.clone(), text.clone())]);
-        match load_zone_file_overlay(file, origin, overlay.clone()) {
-            Ok(loaded) => {
-                let text = serial_bumped(
-                    file,
-                    origin,
-                    &text,
-                    old_zone.as_ref(),
-                    &loaded.zone,
-                    overlay,
-                )?;
+        let loaded = load_zone_file_overlay(file, origin, overlay.clone());
+        let bumped = loaded.as_ref().ok().map(|l| {
+            serial_bumped(
+                file,
+                origin,
+                &text,
+                old_zone.as_ref(),
+                &l.zone,
+                overlay,
+                policy,
+            )
+        });
+        match (loaded, bumped) {
+            (Ok(_), Some(Ok(text))) => {
                 let now = std::fs::read_to_string(file)?;
                 if now != original {
                     let kept = dir.keep().join(&base);
@@ -369,15 +364,25 @@ pub fn edit_interactively(
                 writeln!(out, "zonecast: wrote {}", file.display())?;
                 return Ok(0);
             }
-            Err(errs) => {
+            (Ok(_), bumped) => {
+                if let Some(Err(e)) = bumped {
+                    writeln!(out, "zonecast: {e:#}")?;
+                }
+                if !ask_again(input, out)? {
+                    let kept = dir.keep().join(&base);
+                    writeln!(
+                        out,
+                        "zonecast: nothing written; your edits are in {}",
+                        kept.display()
+                    )?;
+                    return Ok(1);
+                }
+            }
+            (Err(errs), _) => {
                 for d in errs.errors.iter().chain(&errs.warnings) {
                     writeln!(out, "{d}")?;
                 }
-                write!(out, "errors in zone file, edit again? (y/n) ")?;
-                out.flush()?;
-                let mut answer = String::new();
-                input.read_line(&mut answer)?;
-                if !answer.trim().eq_ignore_ascii_case("y") {
+                if !ask_again(input, out)? {
                     let kept = dir.keep().join(&base);
                     writeln!(
                         out,
@@ -389,6 +394,15 @@ pub fn edit_interactively(
             }
         }
     }
+}
+
+/// crontab's question; anything but `y` is no.
+fn ask_again(input: &mut dyn BufRead, out: &mut dyn Write) -> Result<bool> {
+    write!(out, "errors in zone file, edit again? (y/n) ")?;
+    out.flush()?;
+    let mut answer = String::new();
+    input.read_line(&mut answer)?;
+    Ok(answer.trim().eq_ignore_ascii_case("y"))
 }
 
 /// A private directory for the copy being edited, removed unless kept for the user.
@@ -439,15 +453,18 @@ fn serial_bumped(
     old: Option<&Zone>,
     new: &Zone,
     overlay: HashMap<PathBuf, String>,
+    policy: SerialPolicy,
 ) -> Result<String> {
     let Some(old) = old else {
         return Ok(text.to_string());
     };
-    let newer = SerialNumber::new(new.serial()) > SerialNumber::new(old.serial());
-    if newer || !content_differs(old, new) {
+    if !content_differs(old, new) {
         return Ok(text.to_string());
     }
-    let serial = next_serial(old.serial(), new.serial());
+    let serial = edit_serial(policy, old.serial(), new.serial(), SystemTime::now())?;
+    if serial == new.serial() {
+        return Ok(text.to_string());
+    }
     let editor = ZoneEditor::open_overlay(file, origin, overlay)?;
     let planned = editor.plan(&[], SerialMode::Exact(serial))?;
     let main = planned

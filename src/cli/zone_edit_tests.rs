@@ -42,7 +42,16 @@ fn edit(s: &Setup, editor: &str, answers: &str) -> (i32, String) {
     std::fs::create_dir_all(&tmp).unwrap();
     let mut input = answers.as_bytes();
     let mut out = Vec::new();
-    let code = edit_interactively(&s.file, &origin(), editor, &tmp, &mut input, &mut out).unwrap();
+    let code = edit_interactively(
+        &s.file,
+        &origin(),
+        editor,
+        SerialPolicy::Increment,
+        &tmp,
+        &mut input,
+        &mut out,
+    )
+    .unwrap();
     (code, String::from_utf8(out).unwrap())
 }
 
@@ -167,6 +176,7 @@ fn set_args(words: &[&str], ttl: Option<&str>) -> ZoneSetArgs {
             zone: "example.test".into(),
             file: None,
             config: None,
+            serial_policy: SerialPolicy::Increment,
         },
         name: "www".into(),
         rtype: "MX".into(),

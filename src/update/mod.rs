@@ -12,6 +12,7 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::Path;
+use std::time::SystemTime;
 
 use hickory_proto::op::{Message, OpCode, ResponseCode};
 use hickory_proto::rr::{DNSClass, LowerName, Name, RData, Record, RecordType};
@@ -20,8 +21,11 @@ mod acl;
 
 pub use acl::{AclRule, Cidr, UpdateAcl};
 
+use crate::serial::SerialPolicy;
 use crate::zone::diff::Changeset;
-use crate::zone::edit::{EditError, PlannedEdit, RRsetEdit, SerialMode, ZoneEditor, next_serial};
+use crate::zone::file_edit::{
+    EditError, PlannedEdit, RRsetEdit, SerialMode, ZoneEditor, edit_serial, increment_serial,
+};
 use crate::zone::{Zone, ZoneError};
 
 /// The three sections of an UPDATE (RFC 2136 §2): zone, prerequisites, updates.
@@ -112,6 +116,8 @@ pub fn handle_update(
     acl: &UpdateAcl,
     client: IpAddr,
     verified_key: Option<&Name>,
+    policy: SerialPolicy,
+    now: SystemTime,
 ) -> UpdateResult {
     let req = match parse_request(msg) {
         Ok(r) => r,
@@ -123,7 +129,7 @@ pub fn handle_update(
     if !acl.allows(client, verified_key) {
         return UpdateResult::error(ResponseCode::Refused);
     }
-    match apply_update(zone, &req) {
+    match apply_update(zone, &req, policy, now) {
         Ok(applied) => UpdateResult {
             rcode: ResponseCode::NoError,
             applied,
@@ -203,6 +209,8 @@ impl<'z> Work<'z> {
 pub fn apply_update(
     zone: &Zone,
     req: &UpdateRequest,
+    policy: SerialPolicy,
+    now: SystemTime,
 ) -> Result<Option<AppliedUpdate>, ResponseCode> {
     if *zone.origin() != req.zone {
         return Err(ResponseCode::NotAuth);
@@ -218,7 +226,7 @@ pub fn apply_update(
     for rr in &req.updates {
         apply_one(&mut w, &apex, rr);
     }
-    finish(zone, w)
+    finish(zone, w, policy, now)
 }
 
 /// RFC 2136 §3.2, on the zone as it is before any update.
@@ -410,8 +418,23 @@ impl Work<'_> {
     }
 }
 
+/// The serial after an update that did not set one (RFC 2136 §3.6) under the zone's
+/// policy; `keep` cannot refuse an update, so it increments like BIND's default.
+fn update_serial(policy: SerialPolicy, old: u32, now: SystemTime) -> u32 {
+    let policy = match policy {
+        SerialPolicy::Keep => SerialPolicy::Increment,
+        p => p,
+    };
+    edit_serial(policy, old, old, now).unwrap_or_else(|_| increment_serial(old, old))
+}
+
 /// Diffs the changed RRsets, bumps the serial (§3.6), and builds the next version.
-fn finish(zone: &Zone, w: Work<'_>) -> Result<Option<AppliedUpdate>, ResponseCode> {
+fn finish(
+    zone: &Zone,
+    w: Work<'_>,
+    policy: SerialPolicy,
+    now: SystemTime,
+) -> Result<Option<AppliedUpdate>, ResponseCode> {
     let mut removed = Vec::new();
     let mut added = Vec::new();
     let mut touched = Vec::new();
@@ -460,7 +483,7 @@ fn finish(zone: &Zone, w: Work<'_>) -> Result<Option<AppliedUpdate>, ResponseCod
         None => {
             let mut s = old_soa.clone();
             if let RData::SOA(soa) = &mut s.data {
-                soa.serial = next_serial(from_serial, from_serial);
+                soa.serial = update_serial(policy, from_serial, now);
             }
             touched.push((zone.origin().clone(), RecordType::SOA));
             s
@@ -533,8 +556,8 @@ pub fn write_back_rrsets(
     touched: &[(Name, RecordType)],
 ) -> Result<PlannedEdit, EditError> {
     let editor = ZoneEditor::open(main, origin)?;
-    let mut edits: Vec<RRsetEdit> = crate::zone::edit::rrset_edits_from(zone, touched);
-    let serial = next_serial(editor.zone().serial(), zone.serial());
+    let mut edits: Vec<RRsetEdit> = crate::zone::file_edit::rrset_edits_from(zone, touched);
+    let serial = increment_serial(editor.zone().serial(), zone.serial());
     // The SOA goes through as an edit only when a field other than the serial changed.
     edits.retain(|e| e.rtype != RecordType::SOA || soa_fields_changed(editor.zone(), e));
     editor.plan(&edits, SerialMode::Exact(serial))

@@ -1,5 +1,6 @@
 use std::net::Ipv4Addr;
 use std::str::FromStr;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use hickory_proto::op::Query;
 use hickory_proto::rr::rdata::{A, CNAME, NS, SOA, TXT};
@@ -55,14 +56,14 @@ pub(super) fn request(prereqs: Vec<Record>, updates: Vec<Record>) -> UpdateReque
 }
 
 pub(super) fn rcode(prereqs: Vec<Record>, updates: Vec<Record>) -> ResponseCode {
-    match apply_update(&zone(), &request(prereqs, updates)) {
+    match apply_update(&zone(), &request(prereqs, updates), INC, EPOCH) {
         Ok(_) => ResponseCode::NoError,
         Err(r) => r,
     }
 }
 
 pub(super) fn applied(updates: Vec<Record>) -> Option<AppliedUpdate> {
-    apply_update(&zone(), &request(vec![], updates)).unwrap()
+    apply_update(&zone(), &request(vec![], updates), INC, EPOCH).unwrap()
 }
 
 pub(super) fn rdata_at(z: &Zone, name: &str, t: RecordType) -> Vec<RData> {
@@ -89,6 +90,8 @@ pub(super) fn message(
     m
 }
 
+pub(super) const INC: SerialPolicy = SerialPolicy::Increment;
+pub(super) const EPOCH: SystemTime = UNIX_EPOCH;
 pub(super) const LOCAL: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
 pub(super) fn open_acl() -> UpdateAcl {
@@ -104,7 +107,7 @@ pub(super) fn open_acl() -> UpdateAcl {
 fn zone_section_rcodes() {
     let z = zone();
     let acl = open_acl();
-    let run = |m: &Message| handle_update(m, Some(&z), &acl, LOCAL, None).rcode;
+    let run = |m: &Message| handle_update(m, Some(&z), &acl, LOCAL, None, INC, EPOCH).rcode;
     let ok = message(
         "example.test.",
         DNSClass::IN,
@@ -143,7 +146,7 @@ fn zone_section_rcodes() {
     query.metadata.op_code = OpCode::Query;
     assert_eq!(run(&query), ResponseCode::NotImp);
     assert_eq!(
-        handle_update(&ok, None, &acl, LOCAL, None).rcode,
+        handle_update(&ok, None, &acl, LOCAL, None, INC, EPOCH).rcode,
         ResponseCode::NotAuth
     );
 }
@@ -174,8 +177,9 @@ fn acl_by_address_and_key() {
             },
         ],
     };
-    let run =
-        |addr: &str, k: Option<&Name>| handle_update(&m, Some(&z), &acl, addr.parse().unwrap(), k);
+    let run = |addr: &str, k: Option<&Name>| {
+        handle_update(&m, Some(&z), &acl, addr.parse().unwrap(), k, INC, EPOCH)
+    };
     assert_eq!(run("127.0.0.1", None).rcode, ResponseCode::Refused);
     assert!(run("127.0.0.1", None).applied.is_none());
     assert_eq!(run("10.1.2.3", None).rcode, ResponseCode::NoError);
@@ -188,7 +192,16 @@ fn acl_by_address_and_key() {
         ResponseCode::Refused
     );
     assert_eq!(
-        handle_update(&m, Some(&z), &UpdateAcl::default(), LOCAL, Some(&key)).rcode,
+        handle_update(
+            &m,
+            Some(&z),
+            &UpdateAcl::default(),
+            LOCAL,
+            Some(&key),
+            INC,
+            EPOCH
+        )
+        .rcode,
         ResponseCode::Refused,
         "an empty allow-update denies everything"
     );
@@ -201,7 +214,7 @@ fn acl_by_address_and_key() {
         vec![],
     );
     assert_eq!(
-        handle_update(&probe, Some(&z), &acl, LOCAL, None).rcode,
+        handle_update(&probe, Some(&z), &acl, LOCAL, None, INC, EPOCH).rcode,
         ResponseCode::Refused
     );
     assert!("10.0.0.0/33".parse::<Cidr>().is_err());
@@ -287,6 +300,8 @@ fn prerequisite_rcodes() {
             vec![empty(www, NONE, RecordType::A)],
             vec![rr("new.example.test.", 60, IN, a("192.0.2.99"))],
         ),
+        INC,
+        EPOCH,
     );
     assert_eq!(r.unwrap_err(), YXRRSet);
 }

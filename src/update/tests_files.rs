@@ -23,6 +23,8 @@ fn write_back_keeps_the_file_in_step() {
                 rr("new.example.test.", 60, DNSClass::IN, a("192.0.2.99")),
             ],
         ),
+        INC,
+        EPOCH,
     )
     .unwrap()
     .unwrap();
@@ -57,7 +59,7 @@ fn nsupdate_messages_parse_and_apply() {
     assert_eq!(req.zone, n("example.test."));
     assert!(req.prerequisites.is_empty());
     assert_eq!(req.updates.len(), 2);
-    let res = handle_update(&add, Some(&z), &acl, LOCAL, None);
+    let res = handle_update(&add, Some(&z), &acl, LOCAL, None, INC, EPOCH);
     assert_eq!(res.rcode, ResponseCode::NoError);
     let up = res.applied.unwrap();
     assert_eq!(up.to_serial, 8);
@@ -79,7 +81,7 @@ fn nsupdate_messages_parse_and_apply() {
     use DNSClass::{ANY, IN, NONE};
     assert_eq!(classes, [NONE, ANY, NONE, ANY, IN]);
     assert_eq!(req.updates.len(), 3);
-    let res = handle_update(&pre, Some(&z), &acl, LOCAL, None);
+    let res = handle_update(&pre, Some(&z), &acl, LOCAL, None, INC, EPOCH);
     assert_eq!(
         (res.rcode, res.applied.is_none()),
         (ResponseCode::NXRRSet, true)
@@ -89,12 +91,12 @@ fn nsupdate_messages_parse_and_apply() {
     let mut without = req.clone();
     without.prerequisites.remove(3);
     assert_eq!(
-        apply_update(&z, &without).unwrap_err(),
+        apply_update(&z, &without, INC, EPOCH).unwrap_err(),
         ResponseCode::NXRRSet
     );
     // The first three hold, and the deletes apply.
     without.prerequisites.truncate(3);
-    let up = apply_update(&z, &without).unwrap().unwrap();
+    let up = apply_update(&z, &without, INC, EPOCH).unwrap().unwrap();
     assert_eq!(
         rdata_at(&up.zone, "www.example.test.", RecordType::A),
         vec![a("192.0.2.11")]
@@ -114,10 +116,10 @@ fn nsupdate_messages_parse_and_apply() {
             key: Some(key.clone()),
         }],
     };
-    let res = handle_update(&signed, Some(&z), &key_acl, LOCAL, Some(&key));
+    let res = handle_update(&signed, Some(&z), &key_acl, LOCAL, Some(&key), INC, EPOCH);
     assert_eq!(res.rcode, ResponseCode::NoError);
     assert_eq!(
-        handle_update(&signed, Some(&z), &key_acl, LOCAL, None).rcode,
+        handle_update(&signed, Some(&z), &key_acl, LOCAL, None, INC, EPOCH).rcode,
         ResponseCode::Refused
     );
 }
@@ -157,7 +159,7 @@ fn mutated_messages_never_panic() {
             }
             if let Ok(m) = Message::from_vec(&bytes) {
                 decoded += 1;
-                let r = handle_update(&m, Some(&z), &acl, LOCAL, None);
+                let r = handle_update(&m, Some(&z), &acl, LOCAL, None, INC, EPOCH);
                 let _ = response(&m, r.rcode).to_vec();
             }
         }
@@ -181,11 +183,13 @@ fn write_back_of_several_updates_at_once() {
     let up1 = apply_update(
         &z0,
         &request(vec![], vec![add("one.example.test.", "192.0.2.1")]),
+        INC,
+        EPOCH,
     )
     .unwrap()
     .unwrap();
     let del_www = empty("www.example.test.", DNSClass::ANY, RecordType::A);
-    let up2 = apply_update(&up1.zone, &request(vec![], vec![del_www]))
+    let up2 = apply_update(&up1.zone, &request(vec![], vec![del_www]), INC, EPOCH)
         .unwrap()
         .unwrap();
     let touched: Vec<_> = up1.touched.iter().chain(&up2.touched).cloned().collect();

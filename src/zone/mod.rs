@@ -12,12 +12,13 @@
 pub mod check;
 pub mod diff;
 pub mod edit;
+pub mod file_edit;
 pub mod load;
+mod nodes;
 pub mod print;
 mod print_wire;
 
 use std::any::Any;
-use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
 use hickory_proto::rr::{DNSClass, LowerName, Name, RData, Record, RecordType};
@@ -71,6 +72,9 @@ impl RRset {
 pub struct Node {
     /// Few names have more than a handful of types, so a small vector beats a map.
     rrsets: Vec<Arc<RRset>>,
+    /// How many nodes sit directly below this one. A hash map has no child links, and an
+    /// update that empties a node must know whether it stays as an empty non-terminal.
+    children: u32,
 }
 
 impl Node {
@@ -93,9 +97,8 @@ impl Node {
 pub struct Zone {
     origin: Name,
     origin_lower: LowerName,
-    /// foldhash instead of SipHash: hashing the query name is a large share of a lookup,
-    /// and keys come from zone data, never from queries, so flooding is not a concern.
-    nodes: HashMap<LowerName, Node, foldhash::fast::RandomState>,
+    /// Sharded so that successive versions share the shards they do not change.
+    nodes: nodes::NodeMap,
     serial: u32,
     record_count: usize,
     /// Data a consumer derives once per version (the answer engine keeps the apex NS
@@ -115,7 +118,7 @@ impl Zone {
         records: impl IntoIterator<Item = Record>,
     ) -> Result<Zone, ZoneError> {
         let origin_lower = LowerName::new(&origin);
-        let mut nodes: HashMap<LowerName, Node, foldhash::fast::RandomState> = HashMap::default();
+        let mut nodes = nodes::NodeMap::new_build_map();
         let mut record_count = 0usize;
         for rec in records {
             if rec.dns_class != DNSClass::IN {
@@ -170,24 +173,33 @@ impl Zone {
             }
         };
 
-        // Insert every empty non-terminal between a name and the apex.
+        // Insert every empty non-terminal between a name and the apex, and count each
+        // node's children: every node below the apex is counted once, by its parent.
         let names: Vec<LowerName> = nodes.keys().cloned().collect();
         for name in names {
-            let mut cur = name.base_name();
-            while cur.num_labels() > origin_lower.num_labels() {
-                if nodes.contains_key(&cur) {
-                    // Its ancestors were (or will be) inserted from it.
+            let mut child = name;
+            while child.num_labels() > origin_lower.num_labels() {
+                let parent = child.base_name();
+                if let Some(p) = nodes.get_mut(&parent) {
+                    // Its ancestors were (or will be) handled from it.
+                    p.children += 1;
                     break;
                 }
-                nodes.insert(cur.clone(), Node::default());
-                cur = cur.base_name();
+                nodes.insert(
+                    parent.clone(),
+                    Node {
+                        rrsets: Vec::new(),
+                        children: 1,
+                    },
+                );
+                child = parent;
             }
         }
 
         Ok(Zone {
             origin,
             origin_lower,
-            nodes,
+            nodes: nodes::NodeMap::from_map(nodes),
             serial,
             record_count,
             derived: OnceLock::new(),
@@ -217,7 +229,9 @@ impl Zone {
 
     pub fn apex(&self) -> &Node {
         // from_records guarantees the apex exists.
-        &self.nodes[&self.origin_lower]
+        self.nodes
+            .get(&self.origin_lower)
+            .expect("from_records guarantees the apex exists")
     }
 
     /// The apex SOA RRset, which every version has.

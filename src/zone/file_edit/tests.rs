@@ -3,6 +3,7 @@ use std::str::FromStr;
 use hickory_proto::rr::rdata::{A, MX, TXT};
 
 use super::*;
+use crate::serial::SerialPolicy;
 use crate::zone::load::load_zone_file;
 
 fn n(s: &str) -> Name {
@@ -274,16 +275,30 @@ fn soa_serial_bump_keeps_parenthesised_layout() {
 }
 
 #[test]
-fn serial_policy_increment_wraps_and_prefers_newer() {
-    assert_eq!(next_serial(7, 7), 8);
-    assert_eq!(next_serial(7, 100), 100);
-    assert_eq!(next_serial(7, 3), 8);
-    assert_eq!(next_serial(u32::MAX, u32::MAX), 1, "0 is skipped");
+fn serial_policies() {
+    assert_eq!(increment_serial(7, 7), 8);
+    assert_eq!(increment_serial(7, 100), 100);
+    assert_eq!(increment_serial(7, 3), 8);
     assert_eq!(
-        next_serial(u32::MAX, 5),
+        increment_serial(u32::MAX, 5),
         5,
         "5 follows 2^32-1 in RFC 1982 space"
     );
+    let f = fixture(&[("z.zone", ZONE)]);
+    let www = n("www.example.test.");
+    // unixtime: the serial becomes the injected time.
+    let t = UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
+    let ed = open(&f).with_serial_policy(SerialPolicy::Unixtime, t);
+    let p = ed
+        .set(&www, RecordType::A, None, vec![a("192.0.2.11")])
+        .unwrap();
+    assert_eq!(p.new_serial, 1_700_000_000);
+    // keep: an edit that does not raise the serial itself is refused.
+    let ed = open(&f).with_serial_policy(SerialPolicy::Keep, t);
+    let e = ed
+        .set(&www, RecordType::A, None, vec![a("192.0.2.11")])
+        .unwrap_err();
+    assert!(matches!(e, EditError::Serial(_)), "{e}");
 }
 
 #[test]

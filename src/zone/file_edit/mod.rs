@@ -14,12 +14,15 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use hickory_proto::rr::rdata::SOA;
-use hickory_proto::rr::{LowerName, Name, RData, RecordType, SerialNumber};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use hickory_proto::rr::{LowerName, Name, RData, RecordType};
 use thiserror::Error;
 
 use super::Zone;
 use super::load::wire;
 use super::load::{LoadErrors, load_zone_file_overlay};
+use crate::serial::{SerialError, SerialPolicy};
 use files::{ZoneFiles, read_zone_files};
 pub(crate) use render::atomic_write_impl;
 
@@ -40,6 +43,8 @@ pub enum EditError {
     NothingMatched(String),
     #[error("{}: changed on disk during the edit; nothing written", .0.display())]
     Changed(PathBuf),
+    #[error("{0}")]
+    Serial(#[from] SerialError),
 }
 
 /// The wanted content of one RRset after an edit; empty `rdata` deletes the RRset.
@@ -61,17 +66,22 @@ pub enum SerialMode {
     Exact(u32),
 }
 
-/// The serial policy seam for edits: `increment` (RFC 1982; a proposed serial that is
-/// newer wins, otherwise old+1, skipping 0 as BIND does). When `crate::serial` lands,
-/// this becomes a call to its `next_serial` with the zone's configured policy.
-pub fn next_serial(old: u32, proposed: u32) -> u32 {
-    if SerialNumber::new(proposed) > SerialNumber::new(old) {
-        return proposed;
-    }
-    match old.wrapping_add(1) {
-        0 => 1,
-        s => s,
-    }
+/// The serial of an edited zone under `policy`: `proposed` is the serial the edit itself
+/// wrote (the old one when it did not touch the SOA). The content did change: edits that
+/// change nothing never get here.
+pub fn edit_serial(
+    policy: SerialPolicy,
+    old: u32,
+    proposed: u32,
+    now: SystemTime,
+) -> Result<u32, SerialError> {
+    crate::serial::next_serial(policy, old, proposed, true, now)
+}
+
+/// `increment`: `proposed` when it is newer than `old` (RFC 1982), else old+1.
+pub fn increment_serial(old: u32, proposed: u32) -> u32 {
+    // Increment never refuses; the fallback only keeps this total.
+    edit_serial(SerialPolicy::Increment, old, proposed, UNIX_EPOCH).unwrap_or(old.wrapping_add(1))
 }
 
 /// A zone file opened for editing: its current (valid) version and its located lines.
@@ -81,6 +91,9 @@ pub struct ZoneEditor {
     origin: Name,
     zone: Zone,
     files: ZoneFiles,
+    policy: SerialPolicy,
+    /// For the `unixtime` and `dateserial` policies.
+    now: SystemTime,
 }
 
 /// An edit that validated, ready to be written.
@@ -160,7 +173,16 @@ impl ZoneEditor {
             origin: origin.clone(),
             zone: loaded.zone,
             files,
+            policy: SerialPolicy::Increment,
+            now: UNIX_EPOCH,
         })
+    }
+
+    /// The serial policy for `SerialMode::Bump` (default `increment`), and the time it reads.
+    pub fn with_serial_policy(mut self, policy: SerialPolicy, now: SystemTime) -> Self {
+        self.policy = policy;
+        self.now = now;
+        self
     }
 
     pub fn zone(&self) -> &Zone {
@@ -275,10 +297,12 @@ impl ZoneEditor {
         let new_serial = match serial {
             SerialMode::Exact(s) => s,
             SerialMode::Bump if wanted.is_empty() => old_serial,
-            SerialMode::Bump => next_serial(
+            SerialMode::Bump => edit_serial(
+                self.policy,
                 old_serial,
                 edited_soa.as_ref().map_or(old_serial, |s| s.serial),
-            ),
+                self.now,
+            )?,
         };
         if wanted.is_empty() && new_serial == old_serial {
             return Ok(PlannedEdit {

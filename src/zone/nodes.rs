@@ -1,0 +1,170 @@
+//! The name -> node map of a zone version, split into shards behind `Arc`s.
+//!
+//! Versions of a large zone differ in a few names, so the next version shares every shard
+//! it does not touch: applying a one-record IXFR to a 1,000,000-name zone copies one shard
+//! (about a thousand entries) instead of the whole map, and diffing two versions skips
+//! every shard they share. A name is hashed once (foldhash: `Name`'s `Hash` feeds bytes
+//! one at a time, which SipHash makes the dominant cost of a large diff or a lookup), and
+//! that hash picks the shard and probes the shard's table.
+
+use std::collections::HashMap;
+use std::hash::BuildHasher;
+use std::sync::{Arc, LazyLock};
+
+use hashbrown::HashTable;
+use hickory_proto::rr::LowerName;
+
+use super::Node;
+
+type Hasher = foldhash::fast::RandomState;
+type Shard = HashTable<(LowerName, Node)>;
+/// The plain map a version is built in before [`NodeMap::from_map`] splits it.
+pub(crate) type BuildMap = HashMap<LowerName, Node, Hasher>;
+
+/// One random seed per process, so every version of every zone puts a name in the same
+/// shard (which is what lets a diff compare shards pairwise), while the hashes stay
+/// unpredictable from outside.
+static STATE: LazyLock<Hasher> = LazyLock::new(Hasher::default);
+
+/// Aim for about this many names per shard.
+const NAMES_PER_SHARD: usize = 1024;
+const MAX_SHARDS: usize = 1024;
+
+fn hash(name: &LowerName) -> u64 {
+    STATE.hash_one(name)
+}
+
+fn rehash(entry: &(LowerName, Node)) -> u64 {
+    hash(&entry.0)
+}
+
+/// The shard of a hash. Mixed before taking the top bits: the shard's table uses the same
+/// hash, and entries sharing raw top bits would crowd its control bytes.
+fn shard_index(h: u64, bits: u32) -> usize {
+    if bits == 0 {
+        return 0;
+    }
+    (h.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - bits)) as usize
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct NodeMap {
+    shards: Box<[Arc<Shard>]>,
+    bits: u32,
+    len: usize,
+}
+
+impl NodeMap {
+    pub(crate) fn new_build_map() -> BuildMap {
+        HashMap::with_hasher(STATE.clone())
+    }
+
+    /// Splits a built map into shards sized for its length. The shard count then stays
+    /// fixed for the versions derived from this one.
+    pub(crate) fn from_map(map: BuildMap) -> NodeMap {
+        let len = map.len();
+        let count = (len / NAMES_PER_SHARD)
+            .next_power_of_two()
+            .clamp(1, MAX_SHARDS);
+        let bits = count.trailing_zeros();
+        let mut shards: Vec<Shard> = (0..count)
+            .map(|_| HashTable::with_capacity(len / count + len / (4 * count)))
+            .collect();
+        for (name, node) in map {
+            let h = hash(&name);
+            if let Some(shard) = shards.get_mut(shard_index(h, bits)) {
+                shard.insert_unique(h, (name, node), rehash);
+            }
+        }
+        NodeMap {
+            shards: shards.into_iter().map(Arc::new).collect(),
+            bits,
+            len,
+        }
+    }
+
+    fn locate(&self, name: &LowerName) -> (u64, usize) {
+        let h = hash(name);
+        (h, shard_index(h, self.bits))
+    }
+
+    pub(crate) fn get(&self, name: &LowerName) -> Option<&Node> {
+        let (h, i) = self.locate(name);
+        self.shards
+            .get(i)?
+            .find(h, |(k, _)| k == name)
+            .map(|(_, n)| n)
+    }
+
+    pub(crate) fn contains_key(&self, name: &LowerName) -> bool {
+        self.get(name).is_some()
+    }
+
+    /// Copies the name's shard first if it is shared with another version.
+    pub(crate) fn get_mut(&mut self, name: &LowerName) -> Option<&mut Node> {
+        let (h, i) = self.locate(name);
+        let shard = self.shards.get_mut(i)?;
+        shard.find(h, |(k, _)| k == name)?;
+        Arc::make_mut(shard)
+            .find_mut(h, |(k, _)| k == name)
+            .map(|(_, n)| n)
+    }
+
+    pub(crate) fn insert(&mut self, name: LowerName, node: Node) {
+        let (h, i) = self.locate(&name);
+        let Some(shard) = self.shards.get_mut(i) else {
+            return;
+        };
+        let shard = Arc::make_mut(shard);
+        match shard.find_mut(h, |(k, _)| *k == name) {
+            Some(slot) => slot.1 = node,
+            None => {
+                shard.insert_unique(h, (name, node), rehash);
+                self.len += 1;
+            }
+        }
+    }
+
+    pub(crate) fn remove(&mut self, name: &LowerName) -> Option<Node> {
+        let (h, i) = self.locate(name);
+        let shard = self.shards.get_mut(i)?;
+        shard.find(h, |(k, _)| k == name)?;
+        let entry = Arc::make_mut(shard)
+            .find_entry(h, |(k, _)| k == name)
+            .ok()?;
+        let ((_, node), _) = entry.remove();
+        self.len -= 1;
+        Some(node)
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&LowerName, &Node)> {
+        self.shards
+            .iter()
+            .flat_map(|s| s.iter().map(|(k, n)| (k, n)))
+    }
+
+    /// The shards, for a diff that walks two versions side by side.
+    pub(crate) fn shards(&self) -> &[Arc<Shard>] {
+        &self.shards
+    }
+}
+
+/// Lookups in one shard, for a diff walking two versions' shards pairwise.
+pub(crate) trait ShardExt {
+    fn get_node(&self, name: &LowerName) -> Option<&Node>;
+    fn entries(&self) -> impl Iterator<Item = (&LowerName, &Node)>;
+}
+
+impl ShardExt for Shard {
+    fn get_node(&self, name: &LowerName) -> Option<&Node> {
+        self.find(hash(name), |(k, _)| k == name).map(|(_, n)| n)
+    }
+
+    fn entries(&self) -> impl Iterator<Item = (&LowerName, &Node)> {
+        self.iter().map(|(k, n)| (k, n))
+    }
+}
