@@ -347,7 +347,7 @@ pub fn edit_interactively(
                 policy,
             )
         });
-        match (loaded, bumped) {
+        let problems: Vec<String> = match (loaded, bumped) {
             (Ok(_), Some(Ok(text))) => {
                 let now = std::fs::read_to_string(file)?;
                 if now != original {
@@ -364,34 +364,28 @@ pub fn edit_interactively(
                 writeln!(out, "zonecast: wrote {}", file.display())?;
                 return Ok(0);
             }
-            (Ok(_), bumped) => {
-                if let Some(Err(e)) = bumped {
-                    writeln!(out, "zonecast: {e:#}")?;
-                }
-                if !ask_again(input, out)? {
-                    let kept = dir.keep().join(&base);
-                    writeln!(
-                        out,
-                        "zonecast: nothing written; your edits are in {}",
-                        kept.display()
-                    )?;
-                    return Ok(1);
-                }
-            }
-            (Err(errs), _) => {
-                for d in errs.errors.iter().chain(&errs.warnings) {
-                    writeln!(out, "{d}")?;
-                }
-                if !ask_again(input, out)? {
-                    let kept = dir.keep().join(&base);
-                    writeln!(
-                        out,
-                        "zonecast: nothing written; your edits are in {}",
-                        kept.display()
-                    )?;
-                    return Ok(1);
-                }
-            }
+            (Ok(_), bumped) => match bumped {
+                Some(Err(e)) => vec![format!("zonecast: {e:#}")],
+                _ => Vec::new(),
+            },
+            (Err(errs), _) => errs
+                .errors
+                .iter()
+                .chain(&errs.warnings)
+                .map(ToString::to_string)
+                .collect(),
+        };
+        for p in problems {
+            writeln!(out, "{p}")?;
+        }
+        if !ask_again(input, out)? {
+            let kept = dir.keep().join(&base);
+            writeln!(
+                out,
+                "zonecast: nothing written; your edits are in {}",
+                kept.display()
+            )?;
+            return Ok(1);
         }
     }
 }

@@ -200,3 +200,26 @@ fn optional_ttl_before_rdata() {
     assert_eq!((ttl, rd), (Some(60), RData::TXT(txt)));
     assert!(ttl_and_rdata(&set_args(&["mail"], None), RecordType::MX, &o).is_err());
 }
+
+#[test]
+fn edit_under_keep_policy_asks_for_a_raised_serial() {
+    let s = setup();
+    let ed = editor(&s, "sed -i 's/192.0.2.10/192.0.2.77/' \"$1\"");
+    let tmp = s.dir.path().join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let mut out = Vec::new();
+    let code = edit_interactively(
+        &s.file,
+        &origin(),
+        &ed,
+        SerialPolicy::Keep,
+        &tmp,
+        &mut "n\n".as_bytes(),
+        &mut out,
+    )
+    .unwrap();
+    let out = String::from_utf8(out).unwrap();
+    assert_eq!(code, 1);
+    assert!(out.contains("serial (5) unchanged"), "{out}");
+    assert_eq!(std::fs::read_to_string(&s.file).unwrap(), ZONE);
+}
