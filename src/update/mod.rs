@@ -22,11 +22,11 @@ mod acl;
 pub use acl::{AclRule, Cidr, UpdateAcl};
 
 use crate::serial::SerialPolicy;
-use crate::zone::diff::Changeset;
+use crate::zone::Zone;
+use crate::zone::diff::{Changeset, apply};
 use crate::zone::file_edit::{
     EditError, PlannedEdit, RRsetEdit, SerialMode, ZoneEditor, edit_serial, increment_serial,
 };
-use crate::zone::{Zone, ZoneError};
 
 /// The three sections of an UPDATE (RFC 2136 §2): zone, prerequisites, updates.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,16 +77,30 @@ pub struct AppliedUpdate {
 impl AppliedUpdate {
     /// The update in IXFR shape, ready for the journal.
     pub fn changeset(&self) -> Changeset {
-        let mut removed = vec![self.old_soa.clone()];
-        removed.extend(self.removed.iter().cloned());
-        let mut added = vec![self.new_soa.clone()];
-        added.extend(self.added.iter().cloned());
-        Changeset {
-            from_serial: self.from_serial,
-            to_serial: self.to_serial,
-            removed,
-            added,
-        }
+        ixfr_shape(
+            self.from_serial,
+            self.to_serial,
+            &self.old_soa,
+            &self.new_soa,
+            &self.removed,
+            &self.added,
+        )
+    }
+}
+
+fn ixfr_shape(
+    from_serial: u32,
+    to_serial: u32,
+    old_soa: &Record,
+    new_soa: &Record,
+    removed: &[Record],
+    added: &[Record],
+) -> Changeset {
+    Changeset {
+        from_serial,
+        to_serial,
+        removed: std::iter::once(old_soa).chain(removed).cloned().collect(),
+        added: std::iter::once(new_soa).chain(added).cloned().collect(),
     }
 }
 
@@ -493,27 +507,10 @@ fn finish(
         RData::SOA(s) => s.serial,
         _ => return Err(ResponseCode::ServFail),
     };
-    let mut records: Vec<Record> = zone
-        .rrsets_canonical()
-        .into_iter()
-        .filter(|s| {
-            s.rtype != RecordType::SOA
-                && !w.changed.contains_key(&(LowerName::new(&s.name), s.rtype))
-        })
-        .flat_map(|s| s.records().collect::<Vec<_>>())
-        .collect();
-    for (key, (owner, ttl, rdata)) in &w.changed {
-        if key.1 != RecordType::SOA {
-            records.extend(
-                rdata
-                    .iter()
-                    .map(|r| Record::from_rdata(owner.clone(), *ttl, r.clone())),
-            );
-        }
-    }
-    records.push(new_soa.clone());
-    let new_zone = Zone::from_records(zone.origin().clone(), records).map_err(|e: ZoneError| {
-        tracing::warn!("update produced an unservable zone: {e}");
+    // The next version shares every part of the zone the update did not touch.
+    let cs = ixfr_shape(from_serial, to_serial, &old_soa, &new_soa, &removed, &added);
+    let next = apply(zone, &cs).map_err(|e| {
+        tracing::warn!("update produced an inconsistent changeset: {e}");
         ResponseCode::ServFail
     })?;
     Ok(Some(AppliedUpdate {
@@ -524,7 +521,7 @@ fn finish(
         removed,
         added,
         touched,
-        zone: new_zone,
+        zone: next,
     }))
 }
 
