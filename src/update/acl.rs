@@ -71,6 +71,36 @@ pub struct AclRule {
     pub key: Option<Name>,
 }
 
+impl FromStr for AclRule {
+    type Err = String;
+
+    /// One rule as a configuration writes it: `192.0.2.0/24`, `::1`, `key upd-key`,
+    /// `10.0.0.0/8 key upd-key` (both must hold), or `any`.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let words: Vec<&str> = s.split_whitespace().collect();
+        let (nets, key) = match words.as_slice() {
+            ["any"] => (&[][..], None),
+            ["key", k] => (&[][..], Some(*k)),
+            [n @ .., "key", k] if !n.is_empty() => (n, Some(*k)),
+            n if !n.is_empty() && !n.contains(&"key") => (n, None),
+            _ => return Err(format!("bad allow-update rule {s:?}")),
+        };
+        let networks = nets
+            .iter()
+            .map(|n| n.parse())
+            .collect::<Result<Vec<Cidr>, _>>()?;
+        let key = match key {
+            Some(k) => {
+                let mut name = Name::from_str(k).map_err(|e| format!("bad key name {k:?}: {e}"))?;
+                name.set_fqdn(true);
+                Some(name)
+            }
+            None => None,
+        };
+        Ok(AclRule { networks, key })
+    }
+}
+
 /// The `allow-update` list: an update is allowed when any rule matches. Empty denies
 /// every update, the safe default of every server.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -90,5 +120,35 @@ impl UpdateAcl {
             };
             net_ok && key_ok
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rules_from_text() {
+        let r: AclRule = "10.0.0.0/8 key upd-key".parse().unwrap();
+        assert_eq!(r.networks, vec!["10.0.0.0/8".parse::<Cidr>().unwrap()]);
+        assert_eq!(r.key, Some(Name::from_str("upd-key.").unwrap()));
+        let r: AclRule = "key upd-key.".parse().unwrap();
+        assert!(r.networks.is_empty() && r.key.is_some());
+        let r: AclRule = "192.0.2.1 2001:db8::/32".parse().unwrap();
+        assert_eq!((r.networks.len(), r.key), (2, None));
+        let any: AclRule = "any".parse().unwrap();
+        assert_eq!(any, AclRule::default());
+        for bad in [
+            "",
+            "key",
+            "10.0.0.0/8 key",
+            "nonsense",
+            "key a b",
+            "1.2.3.4/40",
+        ] {
+            assert!(bad.parse::<AclRule>().is_err(), "{bad:?}");
+        }
+        let acl = UpdateAcl { rules: vec![any] };
+        assert!(acl.allows("203.0.113.9".parse().unwrap(), None));
     }
 }

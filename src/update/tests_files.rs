@@ -207,3 +207,44 @@ fn write_back_of_several_updates_at_once() {
         "{text}"
     );
 }
+
+/// The signed capture verifies with the key nsupdate was given (see the README), through
+/// the TSIG module, and the verified key's name is what `allow-update` is matched with.
+#[test]
+fn nsupdate_tsig_verifies_and_feeds_the_acl() {
+    use crate::tsig::{Keyring, TsigKey};
+    use crate::tsig::{RequestAuth, verify_request};
+    let key = TsigKey::new(
+        "upd-key",
+        "hmac-sha256",
+        "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTMyYg==",
+    )
+    .unwrap();
+    let keyring = Keyring::new(vec![key]);
+    let msg = Message::from_vec(NSUPDATE_TSIG).unwrap();
+    let signed_at = msg.signature.as_ref().unwrap().data.time;
+    let verified = match verify_request(NSUPDATE_TSIG, &keyring, signed_at) {
+        RequestAuth::Verified { key, .. } => key.name,
+        other => panic!("nsupdate's MAC does not verify: {other:?}"),
+    };
+    let acl = UpdateAcl {
+        rules: vec![AclRule {
+            networks: vec![],
+            key: Some(n("upd-key.")),
+        }],
+    };
+    let res = handle_update(
+        &msg,
+        Some(&zone()),
+        &acl,
+        LOCAL,
+        Some(&verified),
+        INC,
+        EPOCH,
+    );
+    assert_eq!(res.rcode, ResponseCode::NoError);
+    // A wrong secret fails verification, so no key name reaches the ACL.
+    let wrong = TsigKey::new("upd-key", "hmac-sha256", "d3Jvbmc=").unwrap();
+    let auth = verify_request(NSUPDATE_TSIG, &Keyring::new(vec![wrong]), signed_at);
+    assert!(matches!(auth, RequestAuth::Failed { .. }), "{auth:?}");
+}
