@@ -415,3 +415,58 @@ fn files_without_ttl_directive_keep_inherited_ttls() {
         .unwrap();
     assert_eq!(mail.get(RecordType::A).unwrap().ttl, 3600);
 }
+
+#[test]
+fn soa_in_an_include_is_bumped_there() {
+    let main = "$ORIGIN example.test.\n$TTL 300\n$INCLUDE soa.inc\nwww A 192.0.2.1\n";
+    let inc = "; the SOA lives here\n@ SOA ns1 hm (\n   41 ; serial\n   2 3 4 5 )\n  NS ns1\nns1 A 192.0.2.2\n";
+    let f = fixture(&[("example.test.zone", main), ("soa.inc", inc)]);
+    set(
+        &f,
+        &n("www.example.test."),
+        RecordType::A,
+        None,
+        vec![a("192.0.2.9")],
+    );
+    assert_eq!(
+        read(&f, "soa.inc"),
+        inc.replace("41 ; serial", "42 ; serial")
+    );
+    assert_eq!(
+        read(&f, "example.test.zone"),
+        main.replace("192.0.2.1", "192.0.2.9")
+    );
+}
+
+#[test]
+fn inherited_owner_across_origin_change_is_written_relative_to_the_new_origin() {
+    let z = "$ORIGIN example.test.\n$TTL 300\n@ SOA ns1 hm 1 2 3 4 5\n  NS ns1\nns1 A 192.0.2.1\nhost.sub A 192.0.2.3 ; first\n$ORIGIN sub.example.test.\n  TXT \"inherits host.sub\"\nother A 192.0.2.4\n";
+    let f = fixture(&[("z.zone", z)]);
+    del(&f, &n("host.sub.example.test."), Some(RecordType::A), &[]);
+    let text = read(&f, "z.zone");
+    assert!(
+        text.contains("$ORIGIN sub.example.test.\nhost TXT \"inherits host.sub\"\nother"),
+        "{text}"
+    );
+}
+
+#[test]
+fn deleting_a_multi_line_record_and_editing_wildcards_and_escapes() {
+    let z = "$ORIGIN example.test.\n$TTL 300\n@ SOA ns1 hm 1 2 3 4 5\n  NS ns1\nns1 A 192.0.2.1\nbig TXT ( \"one\" ; c1\n  \"two\" ) ; c2\n    A 192.0.2.5\n*.wild TXT \"say \\\"hi\\\"\"\n";
+    let f = fixture(&[("z.zone", z)]);
+    del(&f, &n("big.example.test."), Some(RecordType::TXT), &[]);
+    let text = read(&f, "z.zone");
+    assert!(
+        text.contains("ns1 A 192.0.2.1\nbig A 192.0.2.5\n*.wild"),
+        "{text}"
+    );
+    let quoted = RData::TXT(TXT::new(vec!["say \"bye\"".into()]));
+    set(
+        &f,
+        &n("*.wild.example.test."),
+        RecordType::TXT,
+        None,
+        vec![quoted],
+    );
+    assert!(read(&f, "z.zone").ends_with("*.wild TXT \"say \\\"bye\\\"\"\n"));
+}
