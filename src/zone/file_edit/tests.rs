@@ -509,3 +509,20 @@ fn every_rrset_of_the_shipped_zones_is_editable() {
     }
     assert!(planned > 40, "{planned}");
 }
+
+#[test]
+fn appending_to_a_file_without_final_newline() {
+    let z = "$ORIGIN example.test.\n$TTL 300\n@ SOA ns1 hm 1 2 3 4 5\n  NS ns1\nns1 A 192.0.2.1";
+    let f = fixture(&[("z.zone", z)]);
+    set(
+        &f,
+        &n("new.example.test."),
+        RecordType::A,
+        None,
+        vec![a("192.0.2.8")],
+    );
+    assert_eq!(
+        read(&f, "z.zone"),
+        z.replace("hm 1 2", "hm 2 2") + "\nnew 300 A 192.0.2.8\n"
+    );
+}
