@@ -3,6 +3,7 @@
 //! records' meaning is re-derived here with the loader's own field parsers, and the
 //! loader proper validates whatever the editor produces.
 
+use std::cell::OnceCell;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -47,7 +48,9 @@ pub(crate) struct Entry {
     pub origin: Name,
     pub owner: Name,
     pub rtype: RecordType,
-    pub rdata: RData,
+    /// Parsed on first use: an edit looks at the few entries it touches, and a large
+    /// zone's other entries are never parsed twice (the loader already did).
+    rdata: OnceCell<Option<RData>>,
     /// Index in `tokens` of the TTL and of the type; the RDATA follows the type.
     pub ttl_idx: Option<usize>,
     pub type_idx: usize,
@@ -59,6 +62,13 @@ pub(crate) struct Entry {
 impl Entry {
     pub fn key(&self) -> (LowerName, RecordType) {
         (LowerName::new(&self.owner), self.rtype)
+    }
+
+    /// The entry's RDATA (None only for text the loader would have refused).
+    pub fn rdata(&self) -> Option<&RData> {
+        self.rdata
+            .get_or_init(|| parse_rdata(self.rtype, self.rdata_tokens(), &self.origin).ok())
+            .as_ref()
     }
 
     pub fn rdata_tokens(&self) -> &[Token] {
@@ -199,8 +209,6 @@ fn walk(
             }
             i += 1;
         };
-        let rtoks = entry.tokens.get(type_idx + 1..).unwrap_or_default();
-        let rdata = parse_rdata(rtype, rtoks, &origin).map_err(|e| bad(first, &e.message))?;
         let first_line = first.line.saturating_sub(1);
         let last_line = entry_end(&lines, first_line);
         zf.entries.push(Entry {
@@ -212,7 +220,7 @@ fn walk(
             origin: origin.clone(),
             owner,
             rtype,
-            rdata,
+            rdata: OnceCell::new(),
             ttl_idx,
             type_idx,
             ttl_directive_seen: zf.ttl_seen,

@@ -20,6 +20,7 @@ use hickory_proto::rr::{LowerName, Name, RData, RecordType};
 use thiserror::Error;
 
 use super::Zone;
+use super::diff::diff;
 use super::load::wire;
 use super::load::{LoadErrors, load_zone_file_overlay};
 use crate::serial::{SerialError, SerialPolicy};
@@ -380,74 +381,41 @@ impl ZoneEditor {
         got: &Zone,
         wanted: &BTreeMap<Key, (Name, u32, Vec<RData>)>,
     ) -> Result<(), EditError> {
-        let mut expect: RecordSet = HashSet::new();
-        for set in self.zone.rrsets_canonical() {
-            let key = (LowerName::new(&set.name), set.rtype);
-            if wanted.contains_key(&key) {
-                continue;
-            }
-            for r in &set.rdata {
-                expect.insert((
-                    key.0.clone(),
-                    set.rtype,
-                    set.ttl,
-                    wire::encode(r).unwrap_or_default(),
-                ));
-            }
-        }
-        for (key, (_, ttl, rdata)) in wanted {
-            for r in rdata {
-                expect.insert((
-                    key.0.clone(),
-                    key.1,
-                    *ttl,
-                    wire::encode(r).unwrap_or_default(),
-                ));
-            }
-        }
-        let have = record_set(got, false);
-        if have == expect {
-            return Ok(());
-        }
-        let show = |s: &(LowerName, RecordType, u32, Vec<u8>)| {
-            format!("{} {} {}", s.0, s.2, wire::type_name(s.1))
+        let layout = |what: String| {
+            EditError::Unsupported(format!(
+                "the file layout defeats a safe edit ({what} would change too); edit it by hand"
+            ))
         };
-        let extra = have.difference(&expect).next().map(show);
-        let missing = expect.difference(&have).next().map(show);
-        Err(EditError::Unsupported(format!(
-            "the file layout defeats a safe edit (unexpected: {}, missing: {}); edit it by hand",
-            extra.unwrap_or_else(|| "-".into()),
-            missing.unwrap_or_else(|| "-".into())
-        )))
-    }
-}
-
-type RecordSet = HashSet<(LowerName, RecordType, u32, Vec<u8>)>;
-
-/// A zone's records as comparable values; with `ignore_serial`, SOA serials are zeroed.
-fn record_set(zone: &Zone, ignore_serial: bool) -> RecordSet {
-    let mut out = HashSet::new();
-    for set in zone.rrsets_canonical() {
-        for r in &set.rdata {
-            let r = match r {
-                RData::SOA(s) if ignore_serial => {
-                    let mut s = s.clone();
-                    s.serial = 0;
-                    RData::SOA(s)
-                }
-                other => other.clone(),
-            };
-            let wire = wire::encode(&r).unwrap_or_default();
-            out.insert((LowerName::new(&set.name), set.rtype, set.ttl, wire));
+        // Every RRset the new text changes must be one the edit meant to change...
+        let cs = diff(&self.zone, got);
+        for rec in cs.removed.iter().chain(&cs.added) {
+            let key = (LowerName::new(&rec.name), rec.record_type());
+            if !wanted.contains_key(&key) {
+                return Err(layout(format!("{} {}", rec.name, wire::type_name(key.1))));
+            }
         }
+        // ...and each of those must now be exactly as wanted.
+        for (key, (name, ttl, rdata)) in wanted {
+            let ok = match got.node(&key.0).and_then(|n| n.get(key.1)) {
+                None => rdata.is_empty(),
+                Some(s) => {
+                    s.ttl == *ttl
+                        && s.rdata.len() == rdata.len()
+                        && rdata.iter().all(|r| s.rdata.contains(r))
+                }
+            };
+            if !ok {
+                return Err(layout(format!("{name} {}", wire::type_name(key.1))));
+            }
+        }
+        Ok(())
     }
-    out
 }
 
 /// True when two versions differ in anything but the SOA serial: the "content changed"
 /// input of the serial policy.
 pub fn content_differs(a: &Zone, b: &Zone) -> bool {
-    record_set(a, true) != record_set(b, true)
+    diff(a, b).content_changed()
 }
 
 /// Records as the editor's RRset edits: the final content of every RRset an update (or a

@@ -44,7 +44,7 @@ pub(super) fn render(
             .collect();
         if let Some(cur) = current {
             for r in &cur.rdata {
-                if !mine.iter().any(|&i| entries[i].rdata == *r) {
+                if !mine.iter().any(|&i| entries[i].rdata() == Some(r)) {
                     return Err(EditError::Unsupported(format!(
                         "{} {} is not written literally in the files (from $GENERATE?); edit it by hand",
                         cur.name,
@@ -57,11 +57,14 @@ pub(super) fn render(
         let mut unclaimed: Vec<&RData> = rdata.iter().collect();
         let mut spare = Vec::new();
         for &i in &mine {
-            match unclaimed.iter().position(|r| **r == entries[i].rdata) {
+            match unclaimed
+                .iter()
+                .position(|r| entries[i].rdata() == Some(*r))
+            {
                 Some(p) => {
-                    unclaimed.remove(p);
+                    let claimed = unclaimed.remove(p);
                     if ttl_changed {
-                        let rdata = entries[i].rdata.clone();
+                        let rdata = claimed.clone();
                         actions.insert(
                             i,
                             Action::Rewrite {
@@ -219,7 +222,9 @@ fn pin_inherited_ttls(
             Some(Action::Delete) | Some(Action::Rewrite { ttl: Some(_), .. }) => {}
             Some(Action::Rewrite { ttl: t, .. }) => *t = Some(ttl),
             None => {
-                let rdata = e.rdata.clone();
+                let Some(rdata) = e.rdata().cloned() else {
+                    continue;
+                };
                 actions.insert(
                     i,
                     Action::Rewrite {
@@ -299,7 +304,7 @@ fn render_entry(
                 }
             }
         }
-        if *rdata != e.rdata {
+        if Some(rdata) != e.rdata() {
             let old = e.rdata_tokens();
             let new = rdata_tokens(e.rtype, rdata, &e.origin, Some(old))?;
             if new.len() == old.len() {
