@@ -1,0 +1,4 @@
+//! The caching resolver: a sans-IO cache and iterator, and the tokio driver that moves
+//! their packets.
+
+pub mod cache;
