@@ -2,3 +2,6 @@
 //! their packets.
 
 pub mod cache;
+pub mod iterator;
+pub mod lab;
+pub mod response;

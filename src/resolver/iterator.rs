@@ -1,0 +1,791 @@
+//! Iterative resolution (RFC 1034 §5.3.3) as a sans-IO state machine.
+//!
+//! A [`Resolution`] is fed the current time, upstream datagrams and timeouts, and answers
+//! with the next query to send ([`Action::Send`]) or its outcome. It sends one query at a
+//! time: the driver gives each its own socket (so a random source port), and hands back
+//! whatever arrives; the resolution alone decides whether it is the reply (same address
+//! and port, same ID, same question, case-exact under 0x20) or a forgery to ignore.
+//!
+//! Sub-resolutions (addresses of NS names without glue) are frames on a stack inside the
+//! same resolution, so depth, chain length and the total number of upstream queries are
+//! bounded per client query.
+
+use std::collections::{HashMap, HashSet};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
+use hickory_proto::rr::{DNSClass, LowerName, Name, RData, Record, RecordType};
+
+use super::cache::{Cache, Rank};
+use super::response::{AnswerEnd, Classified, classify};
+
+/// Limits and options of the iterator.
+#[derive(Debug, Clone)]
+pub struct IterConfig {
+    /// Root server names and addresses, used when the cache knows no closer cut.
+    pub root_hints: Vec<(Name, Vec<IpAddr>)>,
+    /// The port every authoritative server is reached on (glue carries no port).
+    pub upstream_port: u16,
+    /// When set, every query goes to these resolvers with RD=1 instead of iterating.
+    pub forward: Vec<SocketAddr>,
+    pub qname_minimisation: bool,
+    pub use_0x20: bool,
+    pub edns_payload: u16,
+    /// How many sub-resolutions may nest (NS names without glue).
+    pub max_depth: usize,
+    pub max_cname_chain: usize,
+    /// Upstream queries one client query may cost, sub-resolutions included.
+    pub max_queries: usize,
+    /// Sends to one server address for one question before it is given up.
+    pub tries_per_server: u8,
+}
+
+impl Default for IterConfig {
+    fn default() -> Self {
+        IterConfig {
+            root_hints: Vec::new(),
+            upstream_port: 53,
+            forward: Vec::new(),
+            qname_minimisation: true,
+            use_0x20: false,
+            edns_payload: 1232,
+            max_depth: 6,
+            max_cname_chain: 11,
+            max_queries: 64,
+            tries_per_server: 2,
+        }
+    }
+}
+
+/// Smoothed round-trip times per server address, shared by all resolutions.
+#[derive(Debug, Default)]
+pub struct Infra {
+    srtt: HashMap<SocketAddr, Duration>,
+}
+
+/// What a server nobody has measured is assumed to take (Unbound's 376 ms), so that a
+/// measured fast server is preferred but unknown ones still get tried.
+const UNKNOWN_RTT: Duration = Duration::from_millis(376);
+const MIN_TIMEOUT: Duration = Duration::from_millis(300);
+const MAX_TIMEOUT: Duration = Duration::from_secs(3);
+
+impl Infra {
+    pub fn srtt(&self, addr: &SocketAddr) -> Duration {
+        self.srtt.get(addr).copied().unwrap_or(UNKNOWN_RTT)
+    }
+
+    /// Exponential smoothing (7/8 old, 1/8 new, as TCP's SRTT).
+    pub fn observe(&mut self, addr: SocketAddr, rtt: Duration) {
+        let next = match self.srtt.get(&addr) {
+            Some(old) => (*old * 7 + rtt) / 8,
+            None => rtt,
+        };
+        self.srtt.insert(addr, next);
+    }
+
+    /// A timeout doubles the estimate, so the server drops behind its siblings.
+    pub fn timed_out(&mut self, addr: SocketAddr) {
+        let next = (self.srtt(&addr) * 2).min(Duration::from_secs(10));
+        self.srtt.insert(addr, next);
+    }
+
+    pub fn timeout_for(&self, addr: &SocketAddr) -> Duration {
+        (self.srtt(addr) * 4).clamp(MIN_TIMEOUT, MAX_TIMEOUT)
+    }
+}
+
+/// The state resolutions share: one lock in the driver covers both.
+#[derive(Debug)]
+pub struct Shared {
+    pub cache: Cache,
+    pub infra: Infra,
+}
+
+/// One upstream query for the driver to send.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outgoing {
+    pub token: u64,
+    pub addr: SocketAddr,
+    pub tcp: bool,
+    pub payload: Vec<u8>,
+    /// When to call [`Resolution::on_timeout`] if no reply was accepted.
+    pub deadline: Instant,
+}
+
+/// The result handed to the client.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    pub rcode: ResponseCode,
+    pub answers: Vec<Record>,
+    pub authorities: Vec<Record>,
+}
+
+impl Outcome {
+    fn fail() -> Self {
+        Outcome {
+            rcode: ResponseCode::ServFail,
+            answers: Vec::new(),
+            authorities: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    Send(Outgoing),
+    /// A query is out; nothing to do before its reply or deadline.
+    Wait(Instant),
+    Done(Outcome),
+}
+
+#[derive(Debug, Clone)]
+struct Frame {
+    /// The question this frame was opened for.
+    original: Name,
+    qtype: RecordType,
+    /// The current target, moved along CNAMEs.
+    qname: Name,
+    cnames: Vec<Record>,
+    /// The zone cut being asked and its servers, once known.
+    zone: Option<Name>,
+    servers: Vec<(Name, Vec<IpAddr>)>,
+    tries: HashMap<SocketAddr, u8>,
+    /// NS names a sub-resolution was already started for, under this cut.
+    ns_tried: HashSet<LowerName>,
+    /// Labels of the next minimised query name (RFC 9156).
+    min_labels: u8,
+    minimise: bool,
+    /// Set by TC: the next query to the same server goes over TCP.
+    tcp_retry: Option<SocketAddr>,
+    /// Prefetch refreshes skip the cache for the first question.
+    skip_cache: bool,
+}
+
+impl Frame {
+    fn new(qname: Name, qtype: RecordType, minimise: bool) -> Self {
+        Frame {
+            original: qname.clone(),
+            qtype,
+            qname,
+            cnames: Vec::new(),
+            zone: None,
+            servers: Vec::new(),
+            tries: HashMap::new(),
+            ns_tried: HashSet::new(),
+            min_labels: 0,
+            minimise,
+            tcp_retry: None,
+            skip_cache: false,
+        }
+    }
+
+    /// Where the CNAMEs followed so far lead.
+    fn chain_end(&self) -> Name {
+        match self.cnames.last().map(|c| &c.data) {
+            Some(RData::CNAME(t)) => t.0.clone(),
+            _ => self.qname.clone(),
+        }
+    }
+
+    fn set_cut(&mut self, zone: Name, servers: Vec<(Name, Vec<IpAddr>)>) {
+        self.zone = Some(zone);
+        self.servers = servers;
+        self.tries.clear();
+        self.ns_tried.clear();
+        self.tcp_retry = None;
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Pending {
+    token: u64,
+    id: u16,
+    addr: SocketAddr,
+    query: Query,
+    tcp: bool,
+    sent: Instant,
+    deadline: Instant,
+    minimised: bool,
+}
+
+/// One client question being resolved.
+#[derive(Debug)]
+pub struct Resolution {
+    cfg: Arc<IterConfig>,
+    class: DNSClass,
+    frames: Vec<Frame>,
+    pending: Option<Pending>,
+    sent: usize,
+    next_token: u64,
+    trace: Option<Vec<String>>,
+    result: Option<Outcome>,
+}
+
+fn randomise_case(name: &Name) -> Name {
+    let flipped: String = name
+        .to_ascii()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphabetic() && rand::random::<bool>() {
+                c.to_ascii_uppercase()
+            } else {
+                c.to_ascii_lowercase()
+            }
+        })
+        .collect();
+    Name::from_ascii(&flipped).unwrap_or_else(|_| name.clone())
+}
+
+fn group_rrsets(records: &[Record]) -> Vec<Vec<Record>> {
+    let mut out: Vec<Vec<Record>> = Vec::new();
+    for r in records {
+        match out.iter_mut().find(|set| {
+            set.first().is_some_and(|f| {
+                f.name == r.name && f.record_type() == r.record_type() && f.dns_class == r.dns_class
+            })
+        }) {
+            Some(set) => set.push(r.clone()),
+            None => out.push(vec![r.clone()]),
+        }
+    }
+    out
+}
+
+impl Resolution {
+    pub fn new(qname: Name, qtype: RecordType, cfg: Arc<IterConfig>) -> Self {
+        let minimise = cfg.qname_minimisation && cfg.forward.is_empty();
+        Resolution {
+            frames: vec![Frame::new(qname, qtype, minimise)],
+            cfg,
+            class: DNSClass::IN,
+            pending: None,
+            sent: 0,
+            next_token: 1,
+            trace: None,
+            result: None,
+        }
+    }
+
+    /// A resolution that ignores the cache for its own question: the prefetch refresh.
+    pub fn refresh(qname: Name, qtype: RecordType, cfg: Arc<IterConfig>) -> Self {
+        let mut r = Self::new(qname, qtype, cfg);
+        if let Some(f) = r.frames.first_mut() {
+            f.skip_cache = true;
+        }
+        r
+    }
+
+    /// Records each step of the walk for `zonecast resolve --trace`.
+    pub fn with_trace(mut self) -> Self {
+        self.trace = Some(Vec::new());
+        self
+    }
+
+    pub fn take_trace(&mut self) -> Vec<String> {
+        self.trace.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
+    /// Upstream queries sent so far.
+    pub fn queries_sent(&self) -> usize {
+        self.sent
+    }
+
+    fn note(&mut self, f: impl FnOnce() -> String) {
+        if let Some(t) = &mut self.trace {
+            let depth = self.frames.len().saturating_sub(1);
+            t.push(format!("{}{}", "  ".repeat(depth), f()));
+        }
+    }
+
+    /// Advances until a query must be sent or the resolution is over.
+    pub fn poll(&mut self, shared: &mut Shared, now: Instant) -> Action {
+        if let Some(p) = &self.pending {
+            return Action::Wait(p.deadline);
+        }
+        loop {
+            match self.step(shared, now) {
+                Some(action) => return action,
+                None => continue,
+            }
+        }
+    }
+
+    /// One step; `None` means "state changed, go round again".
+    fn step(&mut self, shared: &mut Shared, now: Instant) -> Option<Action> {
+        if let Some(out) = self.result.take() {
+            return Some(Action::Done(out));
+        }
+        let depth = self.frames.len();
+        let Some(frame) = self.frames.last_mut() else {
+            return Some(Action::Done(Outcome::fail()));
+        };
+        if frame.zone.is_none() {
+            if frame.cnames.len() > self.cfg.max_cname_chain {
+                return self.finish_failure(shared, now, "CNAME chain too long");
+            }
+            if !std::mem::take(&mut frame.skip_cache) {
+                if let Some(hit) =
+                    shared
+                        .cache
+                        .answer(&frame.qname, frame.qtype, self.class, now, false)
+                {
+                    let qn = frame.qname.clone();
+                    self.note(|| format!("cache: {qn} answered from cache ({})", hit.rcode));
+                    let mut answers = std::mem::take(&mut self.frames[depth - 1].cnames);
+                    answers.extend(hit.answers);
+                    let out = Outcome {
+                        rcode: hit.rcode,
+                        answers,
+                        authorities: hit.authorities,
+                    };
+                    self.complete(out);
+                    return None;
+                }
+                if frame.qtype != RecordType::CNAME
+                    && let Some(super::cache::Hit::Records(rs)) = shared.cache.lookup(
+                        &frame.qname,
+                        RecordType::CNAME,
+                        self.class,
+                        Rank::ANSWERABLE,
+                        now,
+                    )
+                    && let Some(RData::CNAME(t)) = rs.first().map(|r| &r.data)
+                {
+                    frame.qname = t.0.clone();
+                    frame.cnames.extend(rs);
+                    return None;
+                }
+            }
+            let (zone, servers) = if !self.cfg.forward.is_empty() {
+                let fw = self
+                    .cfg
+                    .forward
+                    .iter()
+                    .map(|a| (Name::root(), vec![a.ip()]))
+                    .collect();
+                (Name::root(), fw)
+            } else if let Some(d) = shared.cache.closest_delegation(&frame.qname, now) {
+                (d.zone, d.servers)
+            } else {
+                (Name::root(), self.cfg.root_hints.clone())
+            };
+            let qn = frame.qname.clone();
+            frame.set_cut(zone.clone(), servers);
+            frame.min_labels = zone.num_labels() + 1;
+            self.note(|| format!("{qn}: start at zone {zone}"));
+            return None;
+        }
+
+        if self.sent >= self.cfg.max_queries {
+            return self.finish_failure(shared, now, "query budget exhausted");
+        }
+        let port = self.cfg.upstream_port;
+        let forward = !self.cfg.forward.is_empty();
+        let tries_max = self.cfg.tries_per_server;
+        // A TC reply: same server again, over TCP.
+        let (addr, tcp) = if let Some(addr) = frame.tcp_retry.take() {
+            (addr, true)
+        } else {
+            let candidates = frame
+                .servers
+                .iter()
+                .flat_map(|(_, ips)| ips.iter())
+                .map(|ip| {
+                    if forward {
+                        self.cfg
+                            .forward
+                            .iter()
+                            .find(|a| a.ip() == *ip)
+                            .copied()
+                            .unwrap_or(SocketAddr::new(*ip, port))
+                    } else {
+                        SocketAddr::new(*ip, port)
+                    }
+                });
+            let best = candidates
+                .filter(|a| frame.tries.get(a).copied().unwrap_or(0) < tries_max)
+                .min_by_key(|a| {
+                    (
+                        frame.tries.get(a).copied().unwrap_or(0),
+                        shared.infra.srtt(a),
+                    )
+                });
+            match best {
+                Some(a) => (a, false),
+                None => {
+                    // No usable address: look up an NS name that has none yet.
+                    let unresolved = frame
+                        .servers
+                        .iter()
+                        .filter(|(_, ips)| ips.is_empty())
+                        .map(|(n, _)| n.clone())
+                        .find(|n| !frame.ns_tried.contains(&LowerName::new(n)));
+                    // An NS name an enclosing frame is already resolving would loop.
+                    let unresolved = unresolved
+                        .filter(|n| self.frames[..depth - 1].iter().all(|f| f.original != *n));
+                    let Some(ns) = unresolved else {
+                        return self.finish_failure(shared, now, "no server left to ask");
+                    };
+                    if let Some(f) = self.frames.last_mut() {
+                        f.ns_tried.insert(LowerName::new(&ns));
+                    }
+                    if depth >= self.cfg.max_depth {
+                        return self.finish_failure(shared, now, "too deep");
+                    }
+                    self.note(|| format!("{ns}: NS name without address, resolving it"));
+                    let minimise = self.cfg.qname_minimisation && !forward;
+                    self.frames.push(Frame::new(ns, RecordType::A, minimise));
+                    return None;
+                }
+            }
+        };
+        Some(self.send(addr, tcp, shared, now))
+    }
+
+    fn send(&mut self, addr: SocketAddr, tcp: bool, shared: &mut Shared, now: Instant) -> Action {
+        let forward = !self.cfg.forward.is_empty();
+        let Some(frame) = self.frames.last_mut() else {
+            return Action::Done(Outcome::fail());
+        };
+        *frame.tries.entry(addr).or_insert(0) += 1;
+        let full = frame.qname.num_labels();
+        let minimised = frame.minimise && frame.min_labels < full;
+        let (qname, qtype) = if minimised {
+            (
+                frame.qname.trim_to(usize::from(frame.min_labels)),
+                RecordType::A,
+            )
+        } else {
+            (frame.qname.clone(), frame.qtype)
+        };
+        let qname = if self.cfg.use_0x20 {
+            randomise_case(&qname)
+        } else {
+            qname
+        };
+        let zone = frame.zone.clone().unwrap_or_else(Name::root);
+        let id: u16 = rand::random();
+        let mut msg = Message::new(id, MessageType::Query, OpCode::Query);
+        msg.metadata.recursion_desired = forward;
+        let mut query = Query::query(qname.clone(), qtype);
+        query.set_query_class(self.class);
+        msg.add_query(query.clone());
+        let mut edns = Edns::new();
+        edns.set_max_payload(self.cfg.edns_payload);
+        msg.set_edns(edns);
+        let payload = msg.to_vec().unwrap_or_default();
+        let token = self.next_token;
+        self.next_token += 1;
+        self.sent += 1;
+        let deadline = now + shared.infra.timeout_for(&addr);
+        self.pending = Some(Pending {
+            token,
+            id,
+            addr,
+            query,
+            tcp,
+            sent: now,
+            deadline,
+            minimised,
+        });
+        self.note(|| {
+            format!(
+                "query {qname} {qtype} @{addr}{} (zone {zone}){}",
+                if tcp { " tcp" } else { "" },
+                if minimised { " [minimised]" } else { "" }
+            )
+        });
+        Action::Send(Outgoing {
+            token,
+            addr,
+            tcp,
+            payload,
+            deadline,
+        })
+    }
+
+    /// The outstanding query's deadline passed without an accepted reply (or the driver
+    /// could not send it). Stale tokens are ignored.
+    pub fn on_timeout(&mut self, token: u64, shared: &mut Shared, _now: Instant) {
+        let Some(p) = self.pending.take_if(|p| p.token == token) else {
+            return;
+        };
+        shared.infra.timed_out(p.addr);
+        self.note(|| format!("  timeout from {}", p.addr));
+    }
+
+    /// Offers a datagram (or TCP message) that arrived for query `token` from `from`.
+    /// Returns false, changing nothing, unless it is the reply: right source address and
+    /// port, right ID, the exact question asked.
+    pub fn on_response(
+        &mut self,
+        token: u64,
+        from: SocketAddr,
+        bytes: &[u8],
+        shared: &mut Shared,
+        now: Instant,
+    ) -> bool {
+        let Some(p) = &self.pending else {
+            return false;
+        };
+        if p.token != token || from != p.addr {
+            return false;
+        }
+        let Ok(msg) = Message::from_vec(bytes) else {
+            return false;
+        };
+        if msg.metadata.id != p.id || msg.metadata.message_type != MessageType::Response {
+            return false;
+        }
+        let [q] = msg.queries.as_slice() else {
+            return false;
+        };
+        let same_name = if self.cfg.use_0x20 {
+            q.name().eq_case(p.query.name())
+        } else {
+            q.name() == p.query.name()
+        };
+        if !same_name
+            || q.query_type() != p.query.query_type()
+            || q.query_class() != p.query.query_class()
+        {
+            return false;
+        }
+        let Some(p) = self.pending.take() else {
+            return false;
+        };
+        shared
+            .infra
+            .observe(p.addr, now.saturating_duration_since(p.sent));
+        self.process(p, msg, shared, now);
+        true
+    }
+
+    fn process(&mut self, p: Pending, msg: Message, shared: &mut Shared, now: Instant) {
+        let forward = !self.cfg.forward.is_empty();
+        let Some(frame) = self.frames.last_mut() else {
+            return;
+        };
+        if msg.metadata.truncation && !p.tcp {
+            frame.tcp_retry = Some(p.addr);
+            self.note(|| "  truncated, retrying over TCP".to_string());
+            return;
+        }
+        let zone = frame.zone.clone().unwrap_or_else(Name::root);
+        let asked = p.query.name().to_lowercase();
+        let class = classify(&msg, &asked, p.query.query_type(), &zone);
+        let answer_rank = if msg.metadata.authoritative {
+            Rank::AuthAnswer
+        } else {
+            Rank::NonAuthAnswer
+        };
+        let cache = &mut shared.cache;
+
+        if p.minimised {
+            match class {
+                Classified::Referral { .. } | Classified::Lame(_) => {}
+                Classified::NxDomain(_) => {
+                    // Relaxed RFC 9156 §2.3: some servers answer NXDOMAIN for empty
+                    // non-terminals, so ask the full name before believing it.
+                    frame.minimise = false;
+                    self.note(|| format!("  NXDOMAIN for minimised {asked}, asking full name"));
+                    return;
+                }
+                _ => {
+                    // No cut at this name: one label more, same servers.
+                    frame.min_labels += 1;
+                    frame.tries.clear();
+                    self.note(|| format!("  no zone cut at {asked}"));
+                    return;
+                }
+            }
+        }
+
+        match class {
+            Classified::Lame(why) => {
+                frame.tries.insert(p.addr, u8::MAX);
+                self.note(|| format!("  lame {}: {why}", p.addr));
+            }
+            Classified::Referral {
+                zone: cut,
+                ns,
+                glue,
+            } => {
+                cache.insert_rrset(&ns, Rank::NonAuthAuthority, now);
+                for set in group_rrsets(&glue) {
+                    cache.insert_rrset(&set, Rank::Additional, now);
+                }
+                let servers: Vec<(Name, Vec<IpAddr>)> = ns
+                    .iter()
+                    .filter_map(|r| match &r.data {
+                        RData::NS(n) => Some(n.0.clone()),
+                        _ => None,
+                    })
+                    .map(|n| {
+                        let mut ips: Vec<IpAddr> = glue
+                            .iter()
+                            .filter(|g| g.name == n)
+                            .filter_map(|g| g.data.ip_addr())
+                            .collect();
+                        if ips.is_empty() {
+                            ips = cache.addresses(&n, now);
+                        }
+                        (n, ips)
+                    })
+                    .collect();
+                let desc = servers
+                    .iter()
+                    .map(|(n, ips)| format!("{n} {ips:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                frame.min_labels = cut.num_labels() + 1;
+                frame.set_cut(cut.clone(), servers);
+                self.note(|| format!("  referral to {cut}: {desc}"));
+            }
+            Classified::NxDomain(soa) => {
+                let qn = frame.qname.clone();
+                cache.insert_negative(&qn, self.class, None, soa.clone(), answer_rank, now);
+                self.note(|| format!("  NXDOMAIN {qn}"));
+                let out = self.negative(ResponseCode::NXDomain, soa);
+                self.complete(out);
+            }
+            Classified::NoData(soa) => {
+                let (qn, qt) = (frame.qname.clone(), frame.qtype);
+                cache.insert_negative(&qn, self.class, Some(qt), soa.clone(), answer_rank, now);
+                self.note(|| format!("  NODATA {qn} {qt}"));
+                let out = self.negative(ResponseCode::NoError, soa);
+                self.complete(out);
+            }
+            Classified::Answer { cnames, end } => {
+                for c in &cnames {
+                    cache.insert_rrset(std::slice::from_ref(c), answer_rank, now);
+                }
+                frame.cnames.extend(cnames);
+                match end {
+                    AnswerEnd::Complete(records) => {
+                        cache.insert_rrset(&records, answer_rank, now);
+                        let (qn, n) = (frame.chain_end(), records.len());
+                        let cfg = cache.config().clone();
+                        let mut answers = std::mem::take(&mut frame.cnames);
+                        self.note(|| format!("  answer {qn}: {n} record(s)"));
+                        answers.extend(records);
+                        for r in &mut answers {
+                            r.ttl = r.ttl.clamp(cfg.cache_min_ttl, cfg.cache_max_ttl);
+                        }
+                        let out = Outcome {
+                            rcode: ResponseCode::NoError,
+                            answers,
+                            authorities: Vec::new(),
+                        };
+                        self.complete(out);
+                    }
+                    AnswerEnd::Chase(target) => {
+                        frame.qname = target.clone();
+                        frame.zone = None;
+                        frame.minimise = self.cfg.qname_minimisation && !forward;
+                        self.note(|| format!("  CNAME, chasing {target}"));
+                    }
+                    AnswerEnd::NxDomain(soa) => {
+                        let target = frame.chain_end();
+                        cache.insert_negative(
+                            &target,
+                            self.class,
+                            None,
+                            soa.clone(),
+                            answer_rank,
+                            now,
+                        );
+                        let out = self.negative(ResponseCode::NXDomain, soa);
+                        self.complete(out);
+                    }
+                    AnswerEnd::NoData(soa) => {
+                        let target = frame.chain_end();
+                        let qt = frame.qtype;
+                        cache.insert_negative(
+                            &target,
+                            self.class,
+                            Some(qt),
+                            soa.clone(),
+                            answer_rank,
+                            now,
+                        );
+                        let out = self.negative(ResponseCode::NoError, soa);
+                        self.complete(out);
+                    }
+                }
+            }
+        }
+    }
+
+    /// A negative outcome of the top frame: the CNAMEs followed, then the SOA with the
+    /// negative TTL as its TTL (as Unbound sends it).
+    fn negative(&mut self, rcode: ResponseCode, soa: Option<Record>) -> Outcome {
+        let max = 3600;
+        let answers = self
+            .frames
+            .last_mut()
+            .map(|f| std::mem::take(&mut f.cnames))
+            .unwrap_or_default();
+        let authorities = soa
+            .map(|mut s| {
+                s.ttl = super::cache::negative_ttl(&s).min(max);
+                s
+            })
+            .into_iter()
+            .collect();
+        Outcome {
+            rcode,
+            answers,
+            authorities,
+        }
+    }
+
+    /// The current frame is answered: either the whole resolution is, or a parent frame
+    /// gets addresses for one of its NS names.
+    fn complete(&mut self, out: Outcome) {
+        let done = self.frames.pop();
+        match (done, self.frames.last_mut()) {
+            (Some(done), Some(parent)) => {
+                let ips: Vec<IpAddr> = out
+                    .answers
+                    .iter()
+                    .filter(|r| matches!(r.record_type(), RecordType::A | RecordType::AAAA))
+                    .filter_map(|r| r.data.ip_addr())
+                    .collect();
+                for (name, addrs) in &mut parent.servers {
+                    if *name == done.original {
+                        addrs.extend(ips.iter().copied());
+                    }
+                }
+            }
+            _ => self.result = Some(out),
+        }
+    }
+
+    /// The current frame cannot be answered. A sub-resolution failing only costs its
+    /// parent one server name; the client question failing is cached briefly (RFC 9520).
+    fn finish_failure(&mut self, shared: &mut Shared, now: Instant, why: &str) -> Option<Action> {
+        self.note(|| format!("  failed: {why}"));
+        if self.frames.len() > 1 && self.sent < self.cfg.max_queries {
+            self.frames.pop();
+            return None;
+        }
+        if let Some(top) = self.frames.first() {
+            shared.cache.insert_failure(
+                &top.original,
+                top.qtype,
+                self.class,
+                ResponseCode::ServFail,
+                now,
+            );
+        }
+        self.frames.clear();
+        Some(Action::Done(Outcome::fail()))
+    }
+}
+
+#[cfg(test)]
+#[path = "iterator_tests.rs"]
+mod tests;
