@@ -2,6 +2,10 @@
 //! their packets.
 
 pub mod cache;
+pub mod config;
+pub mod driver;
+pub mod hints;
 pub mod iterator;
 pub mod lab;
 pub mod response;
+pub mod wire;

@@ -1,0 +1,387 @@
+//! The resolver end to end over loopback: a lab hierarchy of small authoritative
+//! responders on 127.0.0.11-15 (one shared port, as glue carries none), and the resolver
+//! walking it from a local root hint, answering a stub client over UDP and TCP.
+//!
+//! The responders come from `zonecast::resolver::lab`. To run against the shipped
+//! `zones/` served by zonecast instead, replace `Lab::start` by starting `serve` on the
+//! same addresses; the assertions only depend on the zone contents.
+//!
+//! Time in the resolver is a hand-advanced clock, so TTL expiry is tested without
+//! sleeping. Every network wait is bounded.
+
+use std::net::{IpAddr, SocketAddr};
+use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
+use hickory_proto::rr::{Name, RData, Record, RecordType};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::task::JoinHandle;
+use zonecast::resolver::config::ResolverConfig;
+use zonecast::resolver::driver::{Resolver, Running};
+use zonecast::resolver::lab::{self, LabServer};
+
+const WAIT: Duration = Duration::from_secs(5);
+
+struct LabNode {
+    server: RwLock<LabServer>,
+    /// Send a forged reply (wrong ID, then wrong source port) before the real one.
+    forge: AtomicBool,
+}
+
+struct Lab {
+    port: u16,
+    nodes: Vec<Arc<LabNode>>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+async fn serve_udp(node: Arc<LabNode>, sock: UdpSocket) {
+    let mut buf = vec![0u8; 65535];
+    loop {
+        let Ok((len, peer)) = sock.recv_from(&mut buf).await else {
+            continue;
+        };
+        let Ok(q) = Message::from_vec(&buf[..len]) else {
+            continue;
+        };
+        let resp = node.server.read().unwrap().respond(&q);
+        if node.forge.load(Ordering::SeqCst) {
+            let mut forged = resp.clone();
+            for r in &mut forged.answers {
+                if let RData::A(_) = r.data {
+                    r.data = RData::A("6.6.6.6".parse().unwrap());
+                }
+            }
+            let mut wrong_id = forged.clone();
+            wrong_id.metadata.id = resp.metadata.id.wrapping_add(1);
+            let _ = sock.send_to(&wrong_id.to_vec().unwrap(), peer).await;
+            let other = UdpSocket::bind((sock.local_addr().unwrap().ip(), 0))
+                .await
+                .unwrap();
+            let _ = other.send_to(&forged.to_vec().unwrap(), peer).await;
+        }
+        let _ = sock.send_to(&resp.to_vec().unwrap(), peer).await;
+    }
+}
+
+async fn serve_tcp(node: Arc<LabNode>, l: TcpListener) {
+    loop {
+        let Ok((mut s, _)) = l.accept().await else {
+            continue;
+        };
+        let node = node.clone();
+        tokio::spawn(async move {
+            let mut len = [0u8; 2];
+            while s.read_exact(&mut len).await.is_ok() {
+                let mut buf = vec![0u8; usize::from(u16::from_be_bytes(len))];
+                if s.read_exact(&mut buf).await.is_err() {
+                    return;
+                }
+                let Ok(q) = Message::from_vec(&buf) else {
+                    return;
+                };
+                let out = node.server.read().unwrap().respond(&q).to_vec().unwrap();
+                let n = u16::try_from(out.len()).unwrap().to_be_bytes();
+                if s.write_all(&n).await.is_err() || s.write_all(&out).await.is_err() {
+                    return;
+                }
+            }
+        });
+    }
+}
+
+impl Lab {
+    /// Binds every lab address on one free port (retrying when another test holds it).
+    async fn start() -> Lab {
+        'attempt: for _ in 0..50 {
+            let servers = lab::hierarchy();
+            let first = UdpSocket::bind((servers[0].addr, 0)).await.unwrap();
+            let port = first.local_addr().unwrap().port();
+            let mut socks = vec![first];
+            for s in &servers[1..] {
+                match UdpSocket::bind((s.addr, port)).await {
+                    Ok(u) => socks.push(u),
+                    Err(_) => continue 'attempt,
+                }
+            }
+            let mut listeners = Vec::new();
+            for s in &servers {
+                match TcpListener::bind((s.addr, port)).await {
+                    Ok(l) => listeners.push(l),
+                    Err(_) => continue 'attempt,
+                }
+            }
+            let mut lab = Lab {
+                port,
+                nodes: Vec::new(),
+                tasks: Vec::new(),
+            };
+            for ((server, udp), tcp) in servers.into_iter().zip(socks).zip(listeners) {
+                let node = Arc::new(LabNode {
+                    server: RwLock::new(server),
+                    forge: AtomicBool::new(false),
+                });
+                lab.tasks.push(tokio::spawn(serve_udp(node.clone(), udp)));
+                lab.tasks.push(tokio::spawn(serve_tcp(node.clone(), tcp)));
+                lab.nodes.push(node);
+            }
+            return lab;
+        }
+        panic!("could not bind the lab addresses on one port");
+    }
+
+    /// Edits the example.test zone on all three of its servers, as a zone change that
+    /// has propagated to every secondary.
+    fn edit_example(&self, f: impl Fn(&mut Vec<Record>)) {
+        for node in &self.nodes {
+            let mut s = node.server.write().unwrap();
+            for z in &mut s.zones {
+                if z.apex == n("example.test.") {
+                    f(&mut z.records);
+                }
+            }
+        }
+    }
+
+    fn node(&self, last: u8) -> &LabNode {
+        let ip = IpAddr::from([127, 0, 0, last]);
+        self.nodes
+            .iter()
+            .find(|n| n.server.read().unwrap().addr == ip)
+            .unwrap()
+    }
+}
+
+fn n(s: &str) -> Name {
+    Name::from_str(s).unwrap()
+}
+
+/// A clock the test advances by hand.
+#[derive(Clone)]
+struct ManualClock {
+    base: Instant,
+    offset_ms: Arc<AtomicU64>,
+}
+
+impl ManualClock {
+    fn new() -> Self {
+        ManualClock {
+            base: Instant::now(),
+            offset_ms: Arc::new(AtomicU64::new(0)),
+        }
+    }
+    fn advance(&self, secs: u64) {
+        self.offset_ms.fetch_add(secs * 1000, Ordering::SeqCst);
+    }
+}
+
+async fn start_resolver(
+    lab: &Lab,
+    clock: &ManualClock,
+    cfg: ResolverConfig,
+) -> (Arc<Resolver>, Running) {
+    let cfg = ResolverConfig {
+        upstream_port: lab.port,
+        listen: vec!["127.0.0.1:0".parse().unwrap()],
+        ..cfg
+    };
+    let c = clock.clone();
+    let r = Arc::new(
+        Resolver::with_hints(&cfg, lab::root_hints())
+            .unwrap()
+            .with_clock(Arc::new(move || {
+                c.base + Duration::from_millis(c.offset_ms.load(Ordering::SeqCst))
+            })),
+    );
+    let running = r.serve(&cfg.listen).await.unwrap();
+    (r, running)
+}
+
+fn query(name: &str, t: RecordType) -> Message {
+    let mut m = Message::new(rand::random(), MessageType::Query, OpCode::Query);
+    m.metadata.recursion_desired = true;
+    m.add_query(Query::query(n(name), t));
+    let mut e = Edns::new();
+    e.set_max_payload(1232);
+    m.set_edns(e);
+    m
+}
+
+async fn ask_udp(server: SocketAddr, name: &str, t: RecordType) -> Message {
+    let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let q = query(name, t);
+    sock.send_to(&q.to_vec().unwrap(), server).await.unwrap();
+    let mut buf = vec![0u8; 65535];
+    let (len, _) = tokio::time::timeout(WAIT, sock.recv_from(&mut buf))
+        .await
+        .expect("resolver answers within the bound")
+        .unwrap();
+    let m = Message::from_vec(&buf[..len]).unwrap();
+    assert_eq!(m.metadata.id, q.metadata.id);
+    m
+}
+
+async fn ask_tcp(server: SocketAddr, name: &str, t: RecordType) -> Message {
+    let mut s = tokio::time::timeout(WAIT, TcpStream::connect(server))
+        .await
+        .unwrap()
+        .unwrap();
+    let q = query(name, t).to_vec().unwrap();
+    s.write_all(&u16::try_from(q.len()).unwrap().to_be_bytes())
+        .await
+        .unwrap();
+    s.write_all(&q).await.unwrap();
+    let mut len = [0u8; 2];
+    tokio::time::timeout(WAIT, s.read_exact(&mut len))
+        .await
+        .unwrap()
+        .unwrap();
+    let mut buf = vec![0u8; usize::from(u16::from_be_bytes(len))];
+    tokio::time::timeout(WAIT, s.read_exact(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    Message::from_vec(&buf).unwrap()
+}
+
+fn data(m: &Message) -> Vec<String> {
+    m.answers.iter().map(|r| r.data.to_string()).collect()
+}
+
+#[tokio::test]
+async fn walks_the_lab_hierarchy() {
+    let lab = Lab::start().await;
+    let clock = ManualClock::new();
+    let (_r, running) = start_resolver(&lab, &clock, ResolverConfig::default()).await;
+    let srv = running.addrs[0];
+
+    let m = ask_udp(srv, "www.example.test.", RecordType::A).await;
+    assert_eq!(m.metadata.response_code, ResponseCode::NoError);
+    assert!(m.metadata.recursion_available && !m.metadata.authoritative);
+    assert_eq!(data(&m), vec!["192.0.2.10"]);
+
+    // A CNAME leaving the zone, into a zone whose server has no glue.
+    let m = ask_udp(srv, "shopalias.example.test.", RecordType::A).await;
+    assert_eq!(m.metadata.response_code, ResponseCode::NoError);
+    assert_eq!(data(&m), vec!["www.shop.test.", "192.0.2.40"]);
+
+    let m = ask_udp(srv, "nope.example.test.", RecordType::A).await;
+    assert_eq!(m.metadata.response_code, ResponseCode::NXDomain);
+    assert_eq!(m.authorities[0].record_type(), RecordType::SOA);
+    assert!(m.authorities[0].ttl <= 60);
+
+    let m = ask_udp(srv, "www.sub.example.test.", RecordType::AAAA).await;
+    assert_eq!(m.metadata.response_code, ResponseCode::NoError);
+    assert!(m.answers.is_empty());
+    assert_eq!(m.authorities[0].name, n("sub.example.test."));
+
+    let m = ask_tcp(srv, "www.sub.example.test.", RecordType::A).await;
+    assert_eq!(data(&m), vec!["192.0.2.30"]);
+    let m = ask_tcp(srv, "www.shop.test.", RecordType::A).await;
+    assert_eq!(data(&m), vec!["192.0.2.40"]);
+}
+
+#[tokio::test]
+async fn old_answer_until_ttl_runs_out_then_new() {
+    let lab = Lab::start().await;
+    let clock = ManualClock::new();
+    let (_r, running) = start_resolver(&lab, &clock, ResolverConfig::default()).await;
+    let srv = running.addrs[0];
+
+    let m = ask_udp(srv, "www.example.test.", RecordType::A).await;
+    assert_eq!(
+        (data(&m), m.answers[0].ttl),
+        (vec!["192.0.2.10".to_string()], 30)
+    );
+    lab.edit_example(|rs| {
+        for r in rs.iter_mut() {
+            if r.name == n("www.example.test.") && r.record_type() == RecordType::A {
+                r.data = RData::A("192.0.2.11".parse().unwrap());
+            }
+        }
+    });
+    let mut last_ttl = 30;
+    for step in [10, 10, 9] {
+        clock.advance(step);
+        let m = ask_udp(srv, "www.example.test.", RecordType::A).await;
+        assert_eq!(data(&m), vec!["192.0.2.10"], "still the cached value");
+        assert!(m.answers[0].ttl < last_ttl, "TTL falls");
+        last_ttl = m.answers[0].ttl;
+    }
+    assert_eq!(last_ttl, 1);
+    clock.advance(1);
+    let m = ask_udp(srv, "www.example.test.", RecordType::A).await;
+    assert_eq!(data(&m), vec!["192.0.2.11"], "expired, fetched anew");
+    assert_eq!(m.answers[0].ttl, 30);
+}
+
+#[tokio::test]
+async fn negative_turns_positive_only_after_negative_ttl() {
+    let lab = Lab::start().await;
+    let clock = ManualClock::new();
+    let (_r, running) = start_resolver(&lab, &clock, ResolverConfig::default()).await;
+    let srv = running.addrs[0];
+
+    let m = ask_udp(srv, "new.example.test.", RecordType::A).await;
+    assert_eq!(m.metadata.response_code, ResponseCode::NXDomain);
+    lab.edit_example(|rs| {
+        rs.push(Record::from_rdata(
+            n("new.example.test."),
+            300,
+            RData::A("192.0.2.77".parse().unwrap()),
+        ))
+    });
+    clock.advance(59);
+    let m = ask_udp(srv, "new.example.test.", RecordType::A).await;
+    assert_eq!(m.metadata.response_code, ResponseCode::NXDomain);
+    assert_eq!(m.authorities[0].ttl, 1);
+    clock.advance(1);
+    let m = ask_udp(srv, "new.example.test.", RecordType::A).await;
+    assert_eq!(m.metadata.response_code, ResponseCode::NoError);
+    assert_eq!(data(&m), vec!["192.0.2.77"]);
+}
+
+#[tokio::test]
+async fn recursion_refused_outside_acl() {
+    let lab = Lab::start().await;
+    let clock = ManualClock::new();
+    let cfg = ResolverConfig {
+        allow_recursion: vec!["10.0.0.0/8".into()],
+        ..ResolverConfig::default()
+    };
+    let (_r, running) = start_resolver(&lab, &clock, cfg).await;
+    let m = ask_udp(running.addrs[0], "www.example.test.", RecordType::A).await;
+    assert_eq!(m.metadata.response_code, ResponseCode::Refused);
+    assert!(m.answers.is_empty());
+}
+
+#[tokio::test]
+async fn forged_replies_on_the_wire_are_ignored() {
+    let lab = Lab::start().await;
+    for last in 11..=15 {
+        lab.node(last).forge.store(true, Ordering::SeqCst);
+    }
+    let clock = ManualClock::new();
+    let (r, running) = start_resolver(&lab, &clock, ResolverConfig::default()).await;
+    let m = ask_udp(running.addrs[0], "www.example.test.", RecordType::A).await;
+    assert_eq!(data(&m), vec!["192.0.2.10"]);
+    let m = ask_udp(running.addrs[0], "www.shop.test.", RecordType::A).await;
+    assert_eq!(data(&m), vec!["192.0.2.40"]);
+    for e in r.dump() {
+        assert!(
+            !e.data.iter().any(|d| d.contains("6.6.6.6")),
+            "poisoned: {e:?}"
+        );
+    }
+}
