@@ -1,8 +1,10 @@
 use clap::Parser;
-use zonecast::cli::Cli;
+use zonecast::cli::{Cli, Command};
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let _ = cli;
-    Ok(())
+    match &cli.command {
+        Some(Command::Resolve(args)) => zonecast::cli::resolve::run(args),
+        _ => Ok(()),
+    }
 }

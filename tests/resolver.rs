@@ -9,159 +9,22 @@
 //! Time in the resolver is a hand-advanced clock, so TTL expiry is tested without
 //! sleeping. Every network wait is bounded.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::str::FromStr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream, UdpSocket};
-use tokio::task::JoinHandle;
+use tokio::net::{TcpStream, UdpSocket};
 use zonecast::resolver::config::ResolverConfig;
 use zonecast::resolver::driver::{Resolver, Running};
-use zonecast::resolver::lab::{self, LabServer};
+use zonecast::resolver::lab;
+use zonecast::resolver::lab_net::Lab;
 
 const WAIT: Duration = Duration::from_secs(5);
-
-struct LabNode {
-    server: RwLock<LabServer>,
-    /// Send a forged reply (wrong ID, then wrong source port) before the real one.
-    forge: AtomicBool,
-}
-
-struct Lab {
-    port: u16,
-    nodes: Vec<Arc<LabNode>>,
-    tasks: Vec<JoinHandle<()>>,
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        for t in &self.tasks {
-            t.abort();
-        }
-    }
-}
-
-async fn serve_udp(node: Arc<LabNode>, sock: UdpSocket) {
-    let mut buf = vec![0u8; 65535];
-    loop {
-        let Ok((len, peer)) = sock.recv_from(&mut buf).await else {
-            continue;
-        };
-        let Ok(q) = Message::from_vec(&buf[..len]) else {
-            continue;
-        };
-        let resp = node.server.read().unwrap().respond(&q);
-        if node.forge.load(Ordering::SeqCst) {
-            let mut forged = resp.clone();
-            for r in &mut forged.answers {
-                if let RData::A(_) = r.data {
-                    r.data = RData::A("6.6.6.6".parse().unwrap());
-                }
-            }
-            let mut wrong_id = forged.clone();
-            wrong_id.metadata.id = resp.metadata.id.wrapping_add(1);
-            let _ = sock.send_to(&wrong_id.to_vec().unwrap(), peer).await;
-            let other = UdpSocket::bind((sock.local_addr().unwrap().ip(), 0))
-                .await
-                .unwrap();
-            let _ = other.send_to(&forged.to_vec().unwrap(), peer).await;
-        }
-        let _ = sock.send_to(&resp.to_vec().unwrap(), peer).await;
-    }
-}
-
-async fn serve_tcp(node: Arc<LabNode>, l: TcpListener) {
-    loop {
-        let Ok((mut s, _)) = l.accept().await else {
-            continue;
-        };
-        let node = node.clone();
-        tokio::spawn(async move {
-            let mut len = [0u8; 2];
-            while s.read_exact(&mut len).await.is_ok() {
-                let mut buf = vec![0u8; usize::from(u16::from_be_bytes(len))];
-                if s.read_exact(&mut buf).await.is_err() {
-                    return;
-                }
-                let Ok(q) = Message::from_vec(&buf) else {
-                    return;
-                };
-                let out = node.server.read().unwrap().respond(&q).to_vec().unwrap();
-                let n = u16::try_from(out.len()).unwrap().to_be_bytes();
-                if s.write_all(&n).await.is_err() || s.write_all(&out).await.is_err() {
-                    return;
-                }
-            }
-        });
-    }
-}
-
-impl Lab {
-    /// Binds every lab address on one free port (retrying when another test holds it).
-    async fn start() -> Lab {
-        'attempt: for _ in 0..50 {
-            let servers = lab::hierarchy();
-            let first = UdpSocket::bind((servers[0].addr, 0)).await.unwrap();
-            let port = first.local_addr().unwrap().port();
-            let mut socks = vec![first];
-            for s in &servers[1..] {
-                match UdpSocket::bind((s.addr, port)).await {
-                    Ok(u) => socks.push(u),
-                    Err(_) => continue 'attempt,
-                }
-            }
-            let mut listeners = Vec::new();
-            for s in &servers {
-                match TcpListener::bind((s.addr, port)).await {
-                    Ok(l) => listeners.push(l),
-                    Err(_) => continue 'attempt,
-                }
-            }
-            let mut lab = Lab {
-                port,
-                nodes: Vec::new(),
-                tasks: Vec::new(),
-            };
-            for ((server, udp), tcp) in servers.into_iter().zip(socks).zip(listeners) {
-                let node = Arc::new(LabNode {
-                    server: RwLock::new(server),
-                    forge: AtomicBool::new(false),
-                });
-                lab.tasks.push(tokio::spawn(serve_udp(node.clone(), udp)));
-                lab.tasks.push(tokio::spawn(serve_tcp(node.clone(), tcp)));
-                lab.nodes.push(node);
-            }
-            return lab;
-        }
-        panic!("could not bind the lab addresses on one port");
-    }
-
-    /// Edits the example.test zone on all three of its servers, as a zone change that
-    /// has propagated to every secondary.
-    fn edit_example(&self, f: impl Fn(&mut Vec<Record>)) {
-        for node in &self.nodes {
-            let mut s = node.server.write().unwrap();
-            for z in &mut s.zones {
-                if z.apex == n("example.test.") {
-                    f(&mut z.records);
-                }
-            }
-        }
-    }
-
-    fn node(&self, last: u8) -> &LabNode {
-        let ip = IpAddr::from([127, 0, 0, last]);
-        self.nodes
-            .iter()
-            .find(|n| n.server.read().unwrap().addr == ip)
-            .unwrap()
-    }
-}
 
 fn n(s: &str) -> Name {
     Name::from_str(s).unwrap()
@@ -261,7 +124,7 @@ fn data(m: &Message) -> Vec<String> {
 
 #[tokio::test]
 async fn walks_the_lab_hierarchy() {
-    let lab = Lab::start().await;
+    let lab = Lab::start(0).await.unwrap();
     let clock = ManualClock::new();
     let (_r, running) = start_resolver(&lab, &clock, ResolverConfig::default()).await;
     let srv = running.addrs[0];
@@ -294,7 +157,7 @@ async fn walks_the_lab_hierarchy() {
 
 #[tokio::test]
 async fn old_answer_until_ttl_runs_out_then_new() {
-    let lab = Lab::start().await;
+    let lab = Lab::start(0).await.unwrap();
     let clock = ManualClock::new();
     let (_r, running) = start_resolver(&lab, &clock, ResolverConfig::default()).await;
     let srv = running.addrs[0];
@@ -328,7 +191,7 @@ async fn old_answer_until_ttl_runs_out_then_new() {
 
 #[tokio::test]
 async fn negative_turns_positive_only_after_negative_ttl() {
-    let lab = Lab::start().await;
+    let lab = Lab::start(0).await.unwrap();
     let clock = ManualClock::new();
     let (_r, running) = start_resolver(&lab, &clock, ResolverConfig::default()).await;
     let srv = running.addrs[0];
@@ -354,7 +217,7 @@ async fn negative_turns_positive_only_after_negative_ttl() {
 
 #[tokio::test]
 async fn recursion_refused_outside_acl() {
-    let lab = Lab::start().await;
+    let lab = Lab::start(0).await.unwrap();
     let clock = ManualClock::new();
     let cfg = ResolverConfig {
         allow_recursion: vec!["10.0.0.0/8".into()],
@@ -368,9 +231,9 @@ async fn recursion_refused_outside_acl() {
 
 #[tokio::test]
 async fn forged_replies_on_the_wire_are_ignored() {
-    let lab = Lab::start().await;
+    let lab = Lab::start(0).await.unwrap();
     for last in 11..=15 {
-        lab.node(last).forge.store(true, Ordering::SeqCst);
+        lab.node(last).unwrap().forge.store(true, Ordering::SeqCst);
     }
     let clock = ManualClock::new();
     let (r, running) = start_resolver(&lab, &clock, ResolverConfig::default()).await;
@@ -384,4 +247,60 @@ async fn forged_replies_on_the_wire_are_ignored() {
             "poisoned: {e:?}"
         );
     }
+}
+
+#[tokio::test]
+async fn non_recursive_queries_are_refused() {
+    let lab = Lab::start(0).await.unwrap();
+    let clock = ManualClock::new();
+    let (_r, running) = start_resolver(&lab, &clock, ResolverConfig::default()).await;
+    let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let mut q = query("www.example.test.", RecordType::A);
+    q.metadata.recursion_desired = false;
+    sock.send_to(&q.to_vec().unwrap(), running.addrs[0])
+        .await
+        .unwrap();
+    let mut buf = vec![0u8; 4096];
+    let (len, _) = tokio::time::timeout(WAIT, sock.recv_from(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    let m = Message::from_vec(&buf[..len]).unwrap();
+    assert_eq!(m.metadata.response_code, ResponseCode::Refused);
+}
+
+#[tokio::test]
+async fn resolve_command_prints_the_walk_and_the_cache() {
+    use zonecast::cli::resolve::{ResolveArgs, report};
+    let lab = Lab::start(0).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let hints = dir.path().join("lab.root");
+    std::fs::write(
+        &hints,
+        ".  3600000 NS a.root-servers.test.\na.root-servers.test. 3600000 A 127.0.0.11\n",
+    )
+    .unwrap();
+    let args = ResolveArgs {
+        name: "shopalias.example.test".into(),
+        rtype: "a".into(),
+        trace: true,
+        root_hints: Some(hints),
+        upstream_port: lab.port,
+        server: None,
+        no_qname_minimisation: false,
+    };
+    let text = report(&args).await.unwrap();
+    assert!(text.contains(";; status: NOERROR, answers: 2"), "{text}");
+    assert!(text.contains("referral to example.test."), "{text}");
+    assert!(text.contains("NS name without address"), "{text}");
+    assert!(
+        text.contains("www.shop.test.\t300\tIN\tA\t192.0.2.40"),
+        "{text}"
+    );
+    assert!(text.contains(";; CACHE"), "{text}");
+    let bad = ResolveArgs {
+        rtype: "NOTATYPE".into(),
+        ..args
+    };
+    assert!(report(&bad).await.is_err());
 }

@@ -1,6 +1,8 @@
 //! The command line edge: argument types (clap derive) and the glue that runs each
 //! subcommand. Errors here are `anyhow`; everything below is typed.
 
+pub mod resolve;
+
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
@@ -20,6 +22,8 @@ pub enum Command {
     Check(CheckArgs),
     /// Serve zones authoritatively.
     Serve(ServeArgs),
+    /// Resolve a name iteratively from the root hints, printing the walk.
+    Resolve(resolve::ResolveArgs),
 }
 
 #[derive(Debug, clap::Args)]

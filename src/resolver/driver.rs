@@ -213,7 +213,9 @@ impl Resolver {
         };
         let limit = if tcp { 65535 } else { wire::udp_limit(&msg) };
         let refuse = |rc| Fast::Reply(wire::encode_reply(&msg, rc, Vec::new(), Vec::new(), limit));
-        if !self.allowed(peer.ip()) {
+        // As Unbound's `allow`: RD=0 queries would only snoop the cache, so they are
+        // refused like clients outside the ACL.
+        if !self.allowed(peer.ip()) || !msg.metadata.recursion_desired {
             return refuse(ResponseCode::Refused);
         }
         let Some(q) = msg.queries.first() else {

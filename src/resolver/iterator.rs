@@ -13,88 +13,14 @@
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::{DNSClass, LowerName, Name, RData, Record, RecordType};
 
 use super::cache::{Cache, Rank};
-use super::response::{AnswerEnd, Classified, classify};
 
-/// Limits and options of the iterator.
-#[derive(Debug, Clone)]
-pub struct IterConfig {
-    /// Root server names and addresses, used when the cache knows no closer cut.
-    pub root_hints: Vec<(Name, Vec<IpAddr>)>,
-    /// The port every authoritative server is reached on (glue carries no port).
-    pub upstream_port: u16,
-    /// When set, every query goes to these resolvers with RD=1 instead of iterating.
-    pub forward: Vec<SocketAddr>,
-    pub qname_minimisation: bool,
-    pub use_0x20: bool,
-    pub edns_payload: u16,
-    /// How many sub-resolutions may nest (NS names without glue).
-    pub max_depth: usize,
-    pub max_cname_chain: usize,
-    /// Upstream queries one client query may cost, sub-resolutions included.
-    pub max_queries: usize,
-    /// Sends to one server address for one question before it is given up.
-    pub tries_per_server: u8,
-}
-
-impl Default for IterConfig {
-    fn default() -> Self {
-        IterConfig {
-            root_hints: Vec::new(),
-            upstream_port: 53,
-            forward: Vec::new(),
-            qname_minimisation: true,
-            use_0x20: false,
-            edns_payload: 1232,
-            max_depth: 6,
-            max_cname_chain: 11,
-            max_queries: 64,
-            tries_per_server: 2,
-        }
-    }
-}
-
-/// Smoothed round-trip times per server address, shared by all resolutions.
-#[derive(Debug, Default)]
-pub struct Infra {
-    srtt: HashMap<SocketAddr, Duration>,
-}
-
-/// What a server nobody has measured is assumed to take (Unbound's 376 ms), so that a
-/// measured fast server is preferred but unknown ones still get tried.
-const UNKNOWN_RTT: Duration = Duration::from_millis(376);
-const MIN_TIMEOUT: Duration = Duration::from_millis(300);
-const MAX_TIMEOUT: Duration = Duration::from_secs(3);
-
-impl Infra {
-    pub fn srtt(&self, addr: &SocketAddr) -> Duration {
-        self.srtt.get(addr).copied().unwrap_or(UNKNOWN_RTT)
-    }
-
-    /// Exponential smoothing (7/8 old, 1/8 new, as TCP's SRTT).
-    pub fn observe(&mut self, addr: SocketAddr, rtt: Duration) {
-        let next = match self.srtt.get(&addr) {
-            Some(old) => (*old * 7 + rtt) / 8,
-            None => rtt,
-        };
-        self.srtt.insert(addr, next);
-    }
-
-    /// A timeout doubles the estimate, so the server drops behind its siblings.
-    pub fn timed_out(&mut self, addr: SocketAddr) {
-        let next = (self.srtt(&addr) * 2).min(Duration::from_secs(10));
-        self.srtt.insert(addr, next);
-    }
-
-    pub fn timeout_for(&self, addr: &SocketAddr) -> Duration {
-        (self.srtt(addr) * 4).clamp(MIN_TIMEOUT, MAX_TIMEOUT)
-    }
-}
+pub use super::upstream::{Infra, IterConfig};
 
 /// The state resolutions share: one lock in the driver covers both.
 #[derive(Debug)]
@@ -563,185 +489,6 @@ impl Resolution {
         true
     }
 
-    fn process(&mut self, p: Pending, msg: Message, shared: &mut Shared, now: Instant) {
-        let forward = !self.cfg.forward.is_empty();
-        let Some(frame) = self.frames.last_mut() else {
-            return;
-        };
-        if msg.metadata.truncation && !p.tcp {
-            frame.tcp_retry = Some(p.addr);
-            self.note(|| "  truncated, retrying over TCP".to_string());
-            return;
-        }
-        let zone = frame.zone.clone().unwrap_or_else(Name::root);
-        let asked = p.query.name().to_lowercase();
-        let class = classify(&msg, &asked, p.query.query_type(), &zone);
-        let answer_rank = if msg.metadata.authoritative {
-            Rank::AuthAnswer
-        } else {
-            Rank::NonAuthAnswer
-        };
-        let cache = &mut shared.cache;
-
-        if p.minimised {
-            match class {
-                Classified::Referral { .. } | Classified::Lame(_) => {}
-                Classified::NxDomain(_) => {
-                    // Relaxed RFC 9156 §2.3: some servers answer NXDOMAIN for empty
-                    // non-terminals, so ask the full name before believing it.
-                    frame.minimise = false;
-                    self.note(|| format!("  NXDOMAIN for minimised {asked}, asking full name"));
-                    return;
-                }
-                _ => {
-                    // No cut at this name: one label more, same servers.
-                    frame.min_labels += 1;
-                    frame.tries.clear();
-                    self.note(|| format!("  no zone cut at {asked}"));
-                    return;
-                }
-            }
-        }
-
-        match class {
-            Classified::Lame(why) => {
-                frame.tries.insert(p.addr, u8::MAX);
-                self.note(|| format!("  lame {}: {why}", p.addr));
-            }
-            Classified::Referral {
-                zone: cut,
-                ns,
-                glue,
-            } => {
-                cache.insert_rrset(&ns, Rank::NonAuthAuthority, now);
-                for set in group_rrsets(&glue) {
-                    cache.insert_rrset(&set, Rank::Additional, now);
-                }
-                let servers: Vec<(Name, Vec<IpAddr>)> = ns
-                    .iter()
-                    .filter_map(|r| match &r.data {
-                        RData::NS(n) => Some(n.0.clone()),
-                        _ => None,
-                    })
-                    .map(|n| {
-                        let mut ips: Vec<IpAddr> = glue
-                            .iter()
-                            .filter(|g| g.name == n)
-                            .filter_map(|g| g.data.ip_addr())
-                            .collect();
-                        if ips.is_empty() {
-                            ips = cache.addresses(&n, now);
-                        }
-                        (n, ips)
-                    })
-                    .collect();
-                let desc = servers
-                    .iter()
-                    .map(|(n, ips)| format!("{n} {ips:?}"))
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                frame.min_labels = cut.num_labels() + 1;
-                frame.set_cut(cut.clone(), servers);
-                self.note(|| format!("  referral to {cut}: {desc}"));
-            }
-            Classified::NxDomain(soa) => {
-                let qn = frame.qname.clone();
-                cache.insert_negative(&qn, self.class, None, soa.clone(), answer_rank, now);
-                self.note(|| format!("  NXDOMAIN {qn}"));
-                let out = self.negative(ResponseCode::NXDomain, soa);
-                self.complete(out);
-            }
-            Classified::NoData(soa) => {
-                let (qn, qt) = (frame.qname.clone(), frame.qtype);
-                cache.insert_negative(&qn, self.class, Some(qt), soa.clone(), answer_rank, now);
-                self.note(|| format!("  NODATA {qn} {qt}"));
-                let out = self.negative(ResponseCode::NoError, soa);
-                self.complete(out);
-            }
-            Classified::Answer { cnames, end } => {
-                for c in &cnames {
-                    cache.insert_rrset(std::slice::from_ref(c), answer_rank, now);
-                }
-                frame.cnames.extend(cnames);
-                match end {
-                    AnswerEnd::Complete(records) => {
-                        cache.insert_rrset(&records, answer_rank, now);
-                        let (qn, n) = (frame.chain_end(), records.len());
-                        let cfg = cache.config().clone();
-                        let mut answers = std::mem::take(&mut frame.cnames);
-                        self.note(|| format!("  answer {qn}: {n} record(s)"));
-                        answers.extend(records);
-                        for r in &mut answers {
-                            r.ttl = r.ttl.clamp(cfg.cache_min_ttl, cfg.cache_max_ttl);
-                        }
-                        let out = Outcome {
-                            rcode: ResponseCode::NoError,
-                            answers,
-                            authorities: Vec::new(),
-                        };
-                        self.complete(out);
-                    }
-                    AnswerEnd::Chase(target) => {
-                        frame.qname = target.clone();
-                        frame.zone = None;
-                        frame.minimise = self.cfg.qname_minimisation && !forward;
-                        self.note(|| format!("  CNAME, chasing {target}"));
-                    }
-                    AnswerEnd::NxDomain(soa) => {
-                        let target = frame.chain_end();
-                        cache.insert_negative(
-                            &target,
-                            self.class,
-                            None,
-                            soa.clone(),
-                            answer_rank,
-                            now,
-                        );
-                        let out = self.negative(ResponseCode::NXDomain, soa);
-                        self.complete(out);
-                    }
-                    AnswerEnd::NoData(soa) => {
-                        let target = frame.chain_end();
-                        let qt = frame.qtype;
-                        cache.insert_negative(
-                            &target,
-                            self.class,
-                            Some(qt),
-                            soa.clone(),
-                            answer_rank,
-                            now,
-                        );
-                        let out = self.negative(ResponseCode::NoError, soa);
-                        self.complete(out);
-                    }
-                }
-            }
-        }
-    }
-
-    /// A negative outcome of the top frame: the CNAMEs followed, then the SOA with the
-    /// negative TTL as its TTL (as Unbound sends it).
-    fn negative(&mut self, rcode: ResponseCode, soa: Option<Record>) -> Outcome {
-        let max = 3600;
-        let answers = self
-            .frames
-            .last_mut()
-            .map(|f| std::mem::take(&mut f.cnames))
-            .unwrap_or_default();
-        let authorities = soa
-            .map(|mut s| {
-                s.ttl = super::cache::negative_ttl(&s).min(max);
-                s
-            })
-            .into_iter()
-            .collect();
-        Outcome {
-            rcode,
-            answers,
-            authorities,
-        }
-    }
-
     /// The current frame is answered: either the whole resolution is, or a parent frame
     /// gets addresses for one of its NS names.
     fn complete(&mut self, out: Outcome) {
@@ -785,6 +532,9 @@ impl Resolution {
         Some(Action::Done(Outcome::fail()))
     }
 }
+
+#[path = "iterator_process.rs"]
+mod process;
 
 #[cfg(test)]
 #[path = "iterator_tests.rs"]

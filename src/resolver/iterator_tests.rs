@@ -1,5 +1,6 @@
 use std::collections::HashMap;
 use std::str::FromStr;
+use std::time::Duration;
 
 use super::*;
 use crate::resolver::cache::{CacheConfig, Hit};

@@ -7,5 +7,7 @@ pub mod driver;
 pub mod hints;
 pub mod iterator;
 pub mod lab;
+pub mod lab_net;
 pub mod response;
+pub mod upstream;
 pub mod wire;
