@@ -12,6 +12,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use hickory_proto::op::ResponseCode;
@@ -153,6 +155,9 @@ pub struct CachedAnswer {
     pub prefetch: bool,
     /// Set when expired data was served under serve-stale.
     pub stale: bool,
+    /// Seconds this exact answer stays valid (before any TTL in it runs out or a
+    /// prefetch is due): how long the driver may replay its encoding.
+    pub fresh: u32,
 }
 
 /// A zone cut known to the cache: its servers and any addresses known for them.
@@ -182,6 +187,9 @@ pub struct Cache {
     lru: BTreeMap<u64, Key>,
     tick: u64,
     bytes: usize,
+    /// Bumped on every change of content, so answers encoded from the cache can be
+    /// replayed until anything changes.
+    generation: Arc<AtomicU64>,
 }
 
 /// Per-entry overhead in the byte estimate: key, entry struct, map slots.
@@ -234,6 +242,7 @@ impl Cache {
             lru: BTreeMap::new(),
             tick: 0,
             bytes: 0,
+            generation: Arc::new(AtomicU64::new(0)),
         }
     }
 
@@ -262,8 +271,18 @@ impl Cache {
         }
     }
 
+    /// A counter that changes whenever the cache content does.
+    pub fn generation_handle(&self) -> Arc<AtomicU64> {
+        self.generation.clone()
+    }
+
+    fn bump(&self) {
+        self.generation.fetch_add(1, Ordering::Release);
+    }
+
     fn remove(&mut self, key: &Key) -> Option<Entry> {
         let e = self.entries.remove(key)?;
+        self.bump();
         self.lru.remove(&e.tick);
         self.bytes = self.bytes.saturating_sub(e.bytes);
         Some(e)
@@ -294,6 +313,7 @@ impl Cache {
         };
         self.lru.insert(self.tick, key.clone());
         self.entries.insert(key, entry);
+        self.bump();
         self.bytes += bytes;
         self.evict();
         true
@@ -306,6 +326,7 @@ impl Cache {
             };
             if let Some(e) = self.entries.remove(&key) {
                 self.bytes = self.bytes.saturating_sub(e.bytes);
+                self.bump();
             }
         }
     }
@@ -392,7 +413,13 @@ impl Cache {
     /// Looks one key up. Expired entries are dropped unless serve-stale keeps them;
     /// `stale` asks for such a kept entry, served with the stale TTL. The flag is the
     /// prefetch signal.
-    fn get(&mut self, key: &Key, min_rank: Rank, now: Instant, stale: bool) -> Option<(Hit, bool)> {
+    fn get(
+        &mut self,
+        key: &Key,
+        min_rank: Rank,
+        now: Instant,
+        stale: bool,
+    ) -> Option<(Hit, bool, u32)> {
         {
             let e = self.entries.get(key)?;
             if now >= e.expires {
@@ -438,7 +465,14 @@ impl Cache {
             e.prefetch_flagged = true;
             prefetch = true;
         }
-        Some((hit, prefetch))
+        let fresh = if now >= e.expires {
+            0
+        } else if prefetch_on {
+            left.saturating_sub(e.ttl / 10)
+        } else {
+            left
+        };
+        Some((hit, prefetch, fresh))
     }
 
     /// What the cache knows about one name and type, from data of at least `min_rank`.
@@ -452,7 +486,7 @@ impl Cache {
         now: Instant,
     ) -> Option<Hit> {
         self.lookup_inner(name, qtype, class, min_rank, now, false)
-            .map(|(h, _)| h)
+            .map(|(h, _, _)| h)
     }
 
     fn lookup_inner(
@@ -463,7 +497,7 @@ impl Cache {
         min_rank: Rank,
         now: Instant,
         stale: bool,
-    ) -> Option<(Hit, bool)> {
+    ) -> Option<(Hit, bool, u32)> {
         let lname = LowerName::new(name);
         let mut key = Key {
             name: lname,
@@ -510,12 +544,14 @@ impl Cache {
             authorities: Vec::new(),
             prefetch: false,
             stale,
+            fresh: u32::MAX,
         };
         let mut name = qname.clone();
         for _ in 0..=MAX_CACHED_CHAIN {
-            let (hit, prefetch) =
+            let (hit, prefetch, fresh) =
                 self.lookup_inner(&name, qtype, class, Rank::ANSWERABLE, now, stale)?;
             out.prefetch |= prefetch;
+            out.fresh = out.fresh.min(fresh);
             match hit {
                 Hit::Records(rs) => {
                     let target = match rs.first().map(|r| &r.data) {

@@ -70,6 +70,7 @@ impl Cache {
         self.entries.clear();
         self.lru.clear();
         self.bytes = 0;
+        self.bump();
         n
     }
 

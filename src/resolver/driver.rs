@@ -9,6 +9,7 @@
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -23,6 +24,7 @@ use super::cache::{Cache, CachedAnswer, DumpEntry};
 use super::config::{Cidr, ConfigError, ResolverConfig};
 use super::hints::{self, Hints, HintsError};
 use super::iterator::{Action, Infra, IterConfig, Outcome, Outgoing, Resolution, Shared};
+use super::memo::{self, Memo};
 use super::wire::{self, Parsed};
 
 /// The time source; tests substitute a clock they advance by hand.
@@ -45,6 +47,9 @@ const TCP_IDLE: Duration = Duration::from_secs(10);
 
 pub struct Resolver {
     shared: Mutex<Shared>,
+    /// Encoded cache answers for replay, checked against the cache's generation.
+    memo: Mutex<Memo>,
+    generation: Arc<AtomicU64>,
     iter: Arc<IterConfig>,
     acl: Vec<Cidr>,
     clock: Clock,
@@ -86,9 +91,12 @@ impl Resolver {
             max_queries: cfg.max_queries,
             ..IterConfig::default()
         };
+        let cache = Cache::new(cfg.cache.clone());
         Ok(Resolver {
+            generation: cache.generation_handle(),
+            memo: Mutex::new(Memo::default()),
             shared: Mutex::new(Shared {
-                cache: Cache::new(cfg.cache.clone()),
+                cache,
                 infra: Infra::default(),
             }),
             iter: Arc::new(iter),
@@ -201,8 +209,25 @@ impl Resolver {
         self.acl.iter().any(|c| c.contains(ip))
     }
 
-    /// The synchronous part of answering a client: parse, ACL, cache.
+    /// The synchronous part of answering a client: replay, or parse, ACL, cache.
     pub fn handle_fast(self: &Arc<Self>, bytes: &[u8], peer: SocketAddr, tcp: bool) -> Fast {
+        let peeked = memo::peek(bytes);
+        if let Some(p) = &peeked
+            && self.allowed(peer.ip())
+        {
+            let limit = if tcp {
+                65535
+            } else {
+                p.edns
+                    .map_or(512, |s| usize::from(s.clamp(512, wire::EDNS_PAYLOAD)))
+            };
+            let generation = self.generation.load(Ordering::Acquire);
+            let mut out = Vec::new();
+            let memo = self.memo.lock().unwrap_or_else(|e| e.into_inner());
+            if memo.replay(bytes, p, generation, self.now(), limit, &mut out) {
+                return Fast::Reply(out);
+            }
+        }
         let msg = match wire::parse_query(bytes) {
             Parsed::Drop => return Fast::Drop,
             Parsed::Error(m, rc) => {
@@ -227,17 +252,19 @@ impl Resolver {
             return refuse(ResponseCode::Refused);
         }
         let (name, qtype) = (q.name().clone(), q.query_type());
-        let hit = {
-            let now = self.now();
+        let now = self.now();
+        let (hit, generation) = {
             let mut sh = self.lock();
+            let generation = self.generation.load(Ordering::Acquire);
             let hit = sh.cache.answer(&name, qtype, DNSClass::IN, now, false);
-            match hit {
+            let hit = match hit {
                 Some(h) if h.rcode == ResponseCode::ServFail => sh
                     .cache
                     .answer(&name, qtype, DNSClass::IN, now, true)
                     .or(Some(h)),
                 h => h,
-            }
+            };
+            (hit, generation)
         };
         match hit {
             Some(h) => {
@@ -248,7 +275,14 @@ impl Resolver {
                         me.drive(&mut res).await;
                     });
                 }
-                Fast::Reply(reply_from(&msg, h, limit))
+                let replayable = !h.stale && h.rcode != ResponseCode::ServFail;
+                let fresh = h.fresh;
+                let out = reply_from(&msg, h, limit);
+                if let (Some(p), true) = (&peeked, replayable) {
+                    let mut memo = self.memo.lock().unwrap_or_else(|e| e.into_inner());
+                    memo.remember(p, &out, generation, now, fresh);
+                }
+                Fast::Reply(out)
             }
             None => Fast::Miss(msg),
         }
@@ -300,18 +334,7 @@ impl Resolver {
             tasks: Vec::new(),
         };
         for &addr in addrs {
-            let udp = UdpSocket::bind(addr)
-                .await
-                .map_err(|source| ResolverError::Bind { addr, source })?;
-            let local = udp
-                .local_addr()
-                .map_err(|source| ResolverError::Bind { addr, source })?;
-            let tcp = TcpListener::bind(local)
-                .await
-                .map_err(|source| ResolverError::Bind {
-                    addr: local,
-                    source,
-                })?;
+            let (udp, tcp, local) = bind_pair(addr).await?;
             running.addrs.push(local);
             running
                 .tasks
@@ -321,6 +344,34 @@ impl Resolver {
                 .push(tokio::spawn(tcp_loop(self.clone(), tcp)));
         }
         Ok(running)
+    }
+}
+
+/// UDP and TCP on one address. With port 0 the UDP port is chosen first, and the TCP
+/// side retried on a new one if that port is busy for TCP.
+async fn bind_pair(
+    addr: SocketAddr,
+) -> Result<(UdpSocket, TcpListener, SocketAddr), ResolverError> {
+    let mut attempts = if addr.port() == 0 { 20 } else { 1 };
+    loop {
+        let udp = UdpSocket::bind(addr)
+            .await
+            .map_err(|source| ResolverError::Bind { addr, source })?;
+        let local = udp
+            .local_addr()
+            .map_err(|source| ResolverError::Bind { addr, source })?;
+        match TcpListener::bind(local).await {
+            Ok(tcp) => return Ok((udp, tcp, local)),
+            Err(source) => {
+                attempts -= 1;
+                if attempts == 0 {
+                    return Err(ResolverError::Bind {
+                        addr: local,
+                        source,
+                    });
+                }
+            }
+        }
     }
 }
 

@@ -8,6 +8,7 @@ pub mod hints;
 pub mod iterator;
 pub mod lab;
 pub mod lab_net;
+pub mod memo;
 pub mod response;
 pub mod upstream;
 pub mod wire;
