@@ -304,3 +304,54 @@ async fn resolve_command_prints_the_walk_and_the_cache() {
     };
     assert!(report(&bad).await.is_err());
 }
+
+#[tokio::test]
+async fn cache_dump_flush_and_stub_mode() {
+    use zonecast::cli::resolve::{ResolveArgs, report};
+    use zonecast::resolver::control;
+    let lab = Lab::start(0).await.unwrap();
+    let clock = ManualClock::new();
+    let (r, running) = start_resolver(&lab, &clock, ResolverConfig::default()).await;
+    let args = ResolveArgs {
+        name: "www.sub.example.test".into(),
+        rtype: "A".into(),
+        trace: false,
+        root_hints: None,
+        upstream_port: 53,
+        server: Some(running.addrs[0].to_string()),
+        no_qname_minimisation: false,
+    };
+    let text = report(&args).await.unwrap();
+    assert!(text.contains("192.0.2.30"), "{text}");
+
+    clock.advance(100);
+    let dump = control::run(&r, "dump").unwrap();
+    let line = dump
+        .lines()
+        .find(|l| l.starts_with("www.sub.example.test. IN A "))
+        .unwrap_or_else(|| panic!("{dump}"));
+    assert!(line.contains(" 200/300 AuthAnswer 192.0.2.30"), "{line}");
+    assert_eq!(
+        control::run(&r, "flush www.sub.example.test").unwrap(),
+        "flushed 1\n"
+    );
+    assert!(
+        !control::run(&r, "dump")
+            .unwrap()
+            .contains("www.sub.example.test. IN A")
+    );
+    let n = control::run(&r, "flush-subtree example.test.").unwrap();
+    assert_ne!(n, "flushed 0\n");
+    assert!(
+        !control::run(&r, "dump")
+            .unwrap()
+            .contains("example.test. IN NS")
+    );
+    control::run(&r, "flush-all").unwrap();
+    assert_eq!(control::run(&r, "dump").unwrap(), "");
+    assert!(control::run(&r, "flush").is_err());
+    assert!(control::run(&r, "bogus").is_err());
+    // After a flush the resolver walks again and still answers.
+    let m = ask_udp(running.addrs[0], "www.sub.example.test.", RecordType::A).await;
+    assert_eq!(data(&m), vec!["192.0.2.30"]);
+}

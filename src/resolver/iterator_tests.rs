@@ -436,3 +436,20 @@ fn forged_replies_are_ignored() {
         assert!(!res.on_response(out.token, out.addr, &bytes(&good), &mut sh, now));
     }
 }
+
+#[test]
+fn refresh_bypasses_the_cache_for_its_question() {
+    let (mut sh, mut net) = (shared(), Net::new());
+    resolve("www.example.test.", RecordType::A, cfg(), &mut sh, &mut net);
+    let before = net.sent.len();
+    let mut now = Instant::now();
+    let mut res = Resolution::refresh(n("www.example.test."), RecordType::A, Arc::new(cfg()));
+    let o = run(&mut res, &mut sh, &mut net, &mut now);
+    assert_eq!(addrs(&o), vec!["192.0.2.10"]);
+    // One query, straight to example.test's servers (the delegation is still cached).
+    assert_eq!(net.sent.len(), before + 1);
+    assert!((13..=15).contains(&match net.sent[before].addr.ip() {
+        IpAddr::V4(v) => v.octets()[3],
+        IpAddr::V6(_) => 0,
+    }));
+}

@@ -3,6 +3,7 @@
 
 pub mod cache;
 pub mod config;
+pub mod control;
 pub mod driver;
 pub mod hints;
 pub mod iterator;
