@@ -144,17 +144,7 @@ pub async fn report(args: &ResolveArgs) -> anyhow::Result<String> {
     if args.trace {
         let _ = writeln!(out, ";; CACHE (remaining TTL / original, rank)");
         for e in resolver.dump() {
-            let _ = writeln!(
-                out,
-                ";; {} {} {} {}/{} {:?} {}",
-                e.name,
-                e.class,
-                e.kind,
-                e.ttl,
-                e.original_ttl,
-                e.rank,
-                e.data.join(" | ")
-            );
+            let _ = writeln!(out, ";; {e}");
         }
     }
     Ok(out)

@@ -82,3 +82,20 @@ impl Cache {
         dead.len()
     }
 }
+
+/// `NAME CLASS KIND TTL/ORIGINAL RANK DATA | DATA...`, the line format of the dump.
+impl std::fmt::Display for DumpEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {} {} {}/{} {:?} {}",
+            self.name,
+            self.class,
+            self.kind,
+            self.ttl,
+            self.original_ttl,
+            self.rank,
+            self.data.join(" | ")
+        )
+    }
+}

@@ -39,18 +39,7 @@ pub fn run(resolver: &Resolver, line: &str) -> Result<String, ControlError> {
         "dump" => Ok(resolver
             .dump()
             .into_iter()
-            .map(|e| {
-                format!(
-                    "{} {} {} {}/{} {:?} {}\n",
-                    e.name,
-                    e.class,
-                    e.kind,
-                    e.ttl,
-                    e.original_ttl,
-                    e.rank,
-                    e.data.join(" | ")
-                )
-            })
+            .map(|e| format!("{e}\n"))
             .collect()),
         "flush" => Ok(format!(
             "flushed {}\n",
