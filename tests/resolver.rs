@@ -355,3 +355,84 @@ async fn cache_dump_flush_and_stub_mode() {
     let m = ask_udp(running.addrs[0], "www.sub.example.test.", RecordType::A).await;
     assert_eq!(data(&m), vec!["192.0.2.30"]);
 }
+
+/// With every example.test server down after the TTL ran out: SERVFAIL, unless
+/// serve-stale is on, which answers the expired data with the 30 s stale TTL.
+#[tokio::test]
+async fn serve_stale_only_when_enabled() {
+    for serve_stale in [false, true] {
+        let lab = Lab::start(0).await.unwrap();
+        let clock = ManualClock::new();
+        let mut cfg = ResolverConfig {
+            upstream_timeout_ms: 150,
+            ..ResolverConfig::default()
+        };
+        cfg.cache.serve_stale = serve_stale;
+        let (_r, running) = start_resolver(&lab, &clock, cfg).await;
+        let srv = running.addrs[0];
+        let m = ask_udp(srv, "www.example.test.", RecordType::A).await;
+        assert_eq!(data(&m), vec!["192.0.2.10"]);
+        for last in 13..=15 {
+            lab.node(last).unwrap().mute.store(true, Ordering::SeqCst);
+        }
+        clock.advance(31);
+        let m = ask_udp(srv, "www.example.test.", RecordType::A).await;
+        if serve_stale {
+            assert_eq!(m.metadata.response_code, ResponseCode::NoError);
+            assert_eq!(data(&m), vec!["192.0.2.10"]);
+            assert_eq!(m.answers[0].ttl, 30);
+        } else {
+            assert_eq!(m.metadata.response_code, ResponseCode::ServFail);
+            assert!(m.answers.is_empty());
+        }
+    }
+}
+
+/// A burst of identical cold queries costs the upstream work of one.
+#[tokio::test]
+async fn identical_misses_share_one_resolution() {
+    let mut counts = Vec::new();
+    for clients in [1usize, 20] {
+        let lab = Lab::start(0).await.unwrap();
+        let clock = ManualClock::new();
+        let (_r, running) = start_resolver(&lab, &clock, ResolverConfig::default()).await;
+        let srv = running.addrs[0];
+        let asks = (0..clients).map(|_| ask_udp(srv, "www.shop.test.", RecordType::A));
+        for m in futures_join(asks).await {
+            assert_eq!(data(&m), vec!["192.0.2.40"]);
+        }
+        counts.push(lab.queries());
+    }
+    assert!(counts[0] > 0);
+    assert_eq!(
+        counts[0], counts[1],
+        "upstream queries for 1 and for 20 clients"
+    );
+}
+
+/// Runs the futures concurrently on this task and collects their outputs in order.
+async fn futures_join<F: std::future::Future>(futs: impl Iterator<Item = F>) -> Vec<F::Output> {
+    let mut pending: Vec<_> = futs.map(|f| Some(Box::pin(f))).collect();
+    let mut results: Vec<Option<F::Output>> = (0..pending.len()).map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut all = true;
+        for (i, slot) in pending.iter_mut().enumerate() {
+            if let Some(f) = slot {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => {
+                        results[i] = Some(v);
+                        *slot = None;
+                    }
+                    std::task::Poll::Pending => all = false,
+                }
+            }
+        }
+        if all {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+    .await;
+    results.into_iter().flatten().collect()
+}

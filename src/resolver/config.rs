@@ -35,6 +35,8 @@ pub struct ResolverConfig {
     pub use_0x20: bool,
     /// Upstream queries one client query may cost.
     pub max_queries: usize,
+    /// The longest wait for one upstream reply, in milliseconds.
+    pub upstream_timeout_ms: u64,
     #[serde(flatten)]
     pub cache: CacheConfig,
 }
@@ -61,6 +63,7 @@ impl Default for ResolverConfig {
             qname_minimisation: true,
             use_0x20: false,
             max_queries: 64,
+            upstream_timeout_ms: 3000,
             cache: CacheConfig::default(),
         }
     }

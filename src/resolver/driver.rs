@@ -7,6 +7,7 @@
 //! datagram that arrives on it is offered to the resolution, which alone decides whether
 //! it is the answer.
 
+use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,10 +15,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use hickory_proto::op::{Message, ResponseCode};
-use hickory_proto::rr::{DNSClass, Name, RecordType};
+use hickory_proto::rr::{DNSClass, LowerName, Name, RecordType};
 use thiserror::Error;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use super::cache::{Cache, CachedAnswer, DumpEntry};
@@ -53,6 +55,31 @@ pub struct Resolver {
     iter: Arc<IterConfig>,
     acl: Vec<Cidr>,
     clock: Clock,
+    /// Client questions being resolved, with the clients waiting for the same answer,
+    /// so a burst of identical misses costs one resolution.
+    inflight: Mutex<HashMap<(LowerName, RecordType), Vec<oneshot::Sender<Outcome>>>>,
+}
+
+/// Removes an in-flight entry however its resolution ends (a dropped TCP client
+/// cancels it): waiters then see their sender dropped and resolve for themselves.
+struct InflightGuard<'a> {
+    resolver: &'a Resolver,
+    key: (LowerName, RecordType),
+}
+
+impl InflightGuard<'_> {
+    fn finish(self, out: &Outcome) {
+        let waiters = self.resolver.take_waiters(&self.key);
+        for w in waiters {
+            let _ = w.send(out.clone());
+        }
+    }
+}
+
+impl Drop for InflightGuard<'_> {
+    fn drop(&mut self) {
+        self.resolver.take_waiters(&self.key);
+    }
 }
 
 /// What the synchronous path made of a client datagram.
@@ -89,6 +116,7 @@ impl Resolver {
             qname_minimisation: cfg.qname_minimisation,
             use_0x20: cfg.use_0x20,
             max_queries: cfg.max_queries,
+            max_timeout: Duration::from_millis(cfg.upstream_timeout_ms.max(1)),
             ..IterConfig::default()
         };
         let cache = Cache::new(cfg.cache.clone());
@@ -102,6 +130,7 @@ impl Resolver {
             iter: Arc::new(iter),
             acl: cfg.acl()?,
             clock: Arc::new(Instant::now),
+            inflight: Mutex::new(HashMap::new()),
         })
     }
 
@@ -122,6 +151,43 @@ impl Resolver {
     pub async fn resolve(&self, name: &Name, qtype: RecordType) -> Outcome {
         let mut res = Resolution::new(name.clone(), qtype, self.iter.clone());
         self.drive(&mut res).await
+    }
+
+    fn take_waiters(&self, key: &(LowerName, RecordType)) -> Vec<oneshot::Sender<Outcome>> {
+        let mut map = self.inflight.lock().unwrap_or_else(|e| e.into_inner());
+        map.remove(key).unwrap_or_default()
+    }
+
+    /// Resolves a client question, joining an identical one already under way.
+    async fn resolve_joined(&self, name: &Name, qtype: RecordType) -> Outcome {
+        let key = (LowerName::new(name), qtype);
+        let rx = {
+            let mut map = self.inflight.lock().unwrap_or_else(|e| e.into_inner());
+            match map.get_mut(&key) {
+                Some(waiters) => {
+                    let (tx, rx) = oneshot::channel();
+                    waiters.push(tx);
+                    Some(rx)
+                }
+                None => {
+                    map.insert(key.clone(), Vec::new());
+                    None
+                }
+            }
+        };
+        if let Some(rx) = rx {
+            if let Ok(out) = rx.await {
+                return out;
+            }
+            return self.resolve(name, qtype).await;
+        }
+        let guard = InflightGuard {
+            resolver: self,
+            key,
+        };
+        let out = self.resolve(name, qtype).await;
+        guard.finish(&out);
+        out
     }
 
     /// Resolves and returns each step taken, for `zonecast resolve --trace`.
@@ -294,7 +360,7 @@ impl Resolver {
         let Some(q) = msg.queries.first() else {
             return wire::encode_reply(msg, ResponseCode::FormErr, Vec::new(), Vec::new(), limit);
         };
-        let out = self.resolve(q.name(), q.query_type()).await;
+        let out = self.resolve_joined(q.name(), q.query_type()).await;
         if out.rcode == ResponseCode::ServFail {
             let stale = {
                 let now = self.now();

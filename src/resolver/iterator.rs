@@ -405,7 +405,7 @@ impl Resolution {
         let token = self.next_token;
         self.next_token += 1;
         self.sent += 1;
-        let deadline = now + shared.infra.timeout_for(&addr);
+        let deadline = now + shared.infra.timeout_for(&addr).min(self.cfg.max_timeout);
         self.pending = Some(Pending {
             token,
             id,

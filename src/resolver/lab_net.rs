@@ -4,7 +4,7 @@
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use hickory_proto::op::Message;
@@ -21,6 +21,10 @@ pub struct LabNode {
     /// Send forged replies (wrong ID, then from another port) before the real one, to
     /// test that the resolver ignores them.
     pub forge: AtomicBool,
+    /// Drop every query, as a server that is down.
+    pub mute: AtomicBool,
+    /// UDP queries received.
+    pub queries: AtomicU64,
 }
 
 impl LabNode {
@@ -78,6 +82,10 @@ async fn serve_udp(node: Arc<LabNode>, sock: UdpSocket) {
         let Some(Ok(q)) = buf.get(..len).map(Message::from_vec) else {
             continue;
         };
+        node.queries.fetch_add(1, Ordering::SeqCst);
+        if node.mute.load(Ordering::SeqCst) {
+            continue;
+        }
         let resp = node.respond(&q);
         if node.forge.load(Ordering::SeqCst) {
             let _ = send_forgeries(&sock, &resp, peer).await;
@@ -151,6 +159,8 @@ impl Lab {
             let node = Arc::new(LabNode {
                 server: RwLock::new(server),
                 forge: AtomicBool::new(false),
+                mute: AtomicBool::new(false),
+                queries: AtomicU64::new(0),
             });
             lab.tasks.push(tokio::spawn(serve_udp(node.clone(), udp)));
             lab.tasks.push(tokio::spawn(serve_tcp(node.clone(), tcp)));
@@ -171,6 +181,14 @@ impl Lab {
                 }
             }
         }
+    }
+
+    /// UDP queries received by all responders so far.
+    pub fn queries(&self) -> u64 {
+        self.nodes
+            .iter()
+            .map(|n| n.queries.load(Ordering::SeqCst))
+            .sum()
     }
 
     /// The responder on 127.0.0.`last`.

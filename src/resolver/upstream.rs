@@ -27,6 +27,8 @@ pub struct IterConfig {
     pub max_queries: usize,
     /// Sends to one server address for one question before it is given up.
     pub tries_per_server: u8,
+    /// The longest wait for one upstream reply, however slow the server seemed.
+    pub max_timeout: Duration,
 }
 
 impl Default for IterConfig {
@@ -42,6 +44,7 @@ impl Default for IterConfig {
             max_cname_chain: 11,
             max_queries: 64,
             tries_per_server: 2,
+            max_timeout: MAX_TIMEOUT,
         }
     }
 }
