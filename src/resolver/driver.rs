@@ -44,6 +44,8 @@ pub enum ResolverError {
     Bind { addr: SocketAddr, source: io::Error },
 }
 
+type Question = (LowerName, RecordType);
+
 /// How long an idle client TCP connection is kept.
 const TCP_IDLE: Duration = Duration::from_secs(10);
 
@@ -57,14 +59,14 @@ pub struct Resolver {
     clock: Clock,
     /// Client questions being resolved, with the clients waiting for the same answer,
     /// so a burst of identical misses costs one resolution.
-    inflight: Mutex<HashMap<(LowerName, RecordType), Vec<oneshot::Sender<Outcome>>>>,
+    inflight: Mutex<HashMap<Question, Vec<oneshot::Sender<Outcome>>>>,
 }
 
 /// Removes an in-flight entry however its resolution ends (a dropped TCP client
 /// cancels it): waiters then see their sender dropped and resolve for themselves.
 struct InflightGuard<'a> {
     resolver: &'a Resolver,
-    key: (LowerName, RecordType),
+    key: Question,
 }
 
 impl InflightGuard<'_> {
@@ -153,7 +155,7 @@ impl Resolver {
         self.drive(&mut res).await
     }
 
-    fn take_waiters(&self, key: &(LowerName, RecordType)) -> Vec<oneshot::Sender<Outcome>> {
+    fn take_waiters(&self, key: &Question) -> Vec<oneshot::Sender<Outcome>> {
         let mut map = self.inflight.lock().unwrap_or_else(|e| e.into_inner());
         map.remove(key).unwrap_or_default()
     }
