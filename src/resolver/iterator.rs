@@ -87,10 +87,17 @@ struct Frame {
     tcp_retry: Option<SocketAddr>,
     /// Prefetch refreshes skip the cache for the first question.
     skip_cache: bool,
+    /// Zone cuts whose servers could not be reached from the cache's data (e.g. an NS
+    /// name inside its own zone without glue): start above them instead, as Unbound
+    /// does.
+    unusable: Vec<Name>,
 }
 
 impl Frame {
-    fn new(qname: Name, qtype: RecordType, minimise: bool) -> Self {
+    fn new(mut qname: Name, qtype: RecordType, minimise: bool) -> Self {
+        // Names off the wire are absolute; one typed by hand may not be yet, and a
+        // relative name would never match the echoed question.
+        qname.set_fqdn(true);
         Frame {
             original: qname.clone(),
             qtype,
@@ -104,6 +111,7 @@ impl Frame {
             minimise,
             tcp_retry: None,
             skip_cache: false,
+            unusable: Vec::new(),
         }
     }
 
@@ -292,10 +300,20 @@ impl Resolution {
                     .map(|a| (Name::root(), vec![a.ip()]))
                     .collect();
                 (Name::root(), fw)
-            } else if let Some(d) = shared.cache.closest_delegation(&frame.qname, now) {
-                (d.zone, d.servers)
             } else {
-                (Name::root(), self.cfg.root_hints.clone())
+                let mut probe = frame.qname.clone();
+                loop {
+                    match shared.cache.closest_delegation(&probe, now) {
+                        Some(d) if frame.unusable.contains(&d.zone) => {
+                            if d.zone.is_root() {
+                                break (Name::root(), self.cfg.root_hints.clone());
+                            }
+                            probe = d.zone.base_name();
+                        }
+                        Some(d) => break (d.zone, d.servers),
+                        None => break (Name::root(), self.cfg.root_hints.clone()),
+                    }
+                }
             };
             let qn = frame.qname.clone();
             frame.set_cut(zone.clone(), servers);
@@ -352,6 +370,19 @@ impl Resolution {
                     let unresolved = unresolved
                         .filter(|n| self.frames[..depth - 1].iter().all(|f| f.original != *n));
                     let Some(ns) = unresolved else {
+                        // No server of this cut could even be asked: try again from the
+                        // zone above, unless this is the top. (Servers that were asked
+                        // and failed make the question fail, not loop via the parent.)
+                        if let Some(f) = self.frames.last_mut()
+                            && f.tries.is_empty()
+                            && let Some(zone) = f.zone.take()
+                            && !zone.is_root()
+                            && !f.unusable.contains(&zone)
+                        {
+                            f.unusable.push(zone.clone());
+                            self.note(|| format!("  no usable server for {zone}, going up"));
+                            return None;
+                        }
                         return self.finish_failure(shared, now, "no server left to ask");
                     };
                     if let Some(f) = self.frames.last_mut() {

@@ -453,3 +453,35 @@ fn refresh_bypasses_the_cache_for_its_question() {
         IpAddr::V6(_) => 0,
     }));
 }
+
+/// A cached cut whose only NS name lies inside it, with no address cached (learnt from
+/// an authoritative NS answer, not a referral): start from the zone above instead.
+#[test]
+fn in_zone_ns_without_cached_address_goes_up() {
+    let (mut sh, mut net) = (shared(), Net::new());
+    let ns = Record::from_rdata(
+        n("sub.example.test."),
+        300,
+        RData::NS(hickory_proto::rr::rdata::NS(n("ns.sub.example.test."))),
+    );
+    sh.cache
+        .insert_rrset(&[ns], Rank::AuthAnswer, Instant::now());
+    for (name, t) in [
+        ("sub.example.test.", RecordType::SOA),
+        ("ns.sub.example.test.", RecordType::A),
+    ] {
+        let o = resolve(name, t, cfg(), &mut sh, &mut net);
+        assert_eq!(
+            (o.rcode, o.answers.len()),
+            (ResponseCode::NoError, 1),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn relative_names_are_taken_as_absolute() {
+    let (mut sh, mut net) = (shared(), Net::new());
+    let o = resolve("www.example.test", RecordType::A, cfg(), &mut sh, &mut net);
+    assert_eq!(addrs(&o), vec!["192.0.2.10"]);
+}
