@@ -512,8 +512,10 @@ impl Cache {
             return Some(h);
         }
         if qtype != RecordType::CNAME {
+            // Only an actual CNAME redirects; a cached "no CNAME here" (NODATA for type
+            // CNAME) says nothing about other types.
             key.kind = Kind::Type(RecordType::CNAME);
-            if let Some(h) = self.get(&key, min_rank, now, stale) {
+            if let Some(h @ (Hit::Records(_), _, _)) = self.get(&key, min_rank, now, stale) {
                 return Some(h);
             }
         }

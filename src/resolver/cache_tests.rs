@@ -408,3 +408,52 @@ fn delegation_dump_and_flush() {
     assert_eq!(c.flush_all(), 1);
     assert!(c.is_empty());
 }
+
+#[test]
+fn nodata_for_cname_does_not_hide_other_types() {
+    let mut c = Cache::new(CacheConfig::default());
+    let t0 = Instant::now();
+    c.insert_negative(
+        &n("www.example.test."),
+        DNSClass::IN,
+        Some(RecordType::CNAME),
+        Some(soa("example.test.", 60, 60)),
+        Rank::AuthAnswer,
+        t0,
+    );
+    assert!(
+        c.answer(
+            &n("www.example.test."),
+            RecordType::A,
+            DNSClass::IN,
+            t0,
+            false
+        )
+        .is_none()
+    );
+    c.insert_rrset(
+        &[a("www.example.test.", 30, [192, 0, 2, 10])],
+        Rank::AuthAnswer,
+        t0,
+    );
+    let ans = c
+        .answer(
+            &n("www.example.test."),
+            RecordType::A,
+            DNSClass::IN,
+            t0,
+            false,
+        )
+        .unwrap();
+    assert_eq!(ans.answers.len(), 1);
+    let cname = c
+        .answer(
+            &n("www.example.test."),
+            RecordType::CNAME,
+            DNSClass::IN,
+            t0,
+            false,
+        )
+        .unwrap();
+    assert!(cname.answers.is_empty() && cname.authorities.len() == 1);
+}
