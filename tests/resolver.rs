@@ -436,3 +436,46 @@ async fn futures_join<F: std::future::Future>(futs: impl Iterator<Item = F>) -> 
     .await;
     results.into_iter().flatten().collect()
 }
+
+/// With prefetch on, a popular answer asked for in the last tenth of its TTL is
+/// refreshed in the background: the client gets the cached answer at once, and the
+/// cache then holds the new data with a full TTL before the old one ran out.
+#[tokio::test]
+async fn prefetch_refreshes_popular_entries_before_expiry() {
+    let lab = Lab::start(0).await.unwrap();
+    let clock = ManualClock::new();
+    let mut cfg = ResolverConfig::default();
+    cfg.cache.prefetch = true;
+    let (_r, running) = start_resolver(&lab, &clock, cfg).await;
+    let srv = running.addrs[0];
+    let m = ask_udp(srv, "www.example.test.", RecordType::A).await;
+    assert_eq!(data(&m), vec!["192.0.2.10"]);
+    lab.edit_example(|rs| {
+        for r in rs.iter_mut() {
+            if r.name == n("www.example.test.") && r.record_type() == RecordType::A {
+                r.data = RData::A("192.0.2.12".parse().unwrap());
+            }
+        }
+    });
+    clock.advance(10);
+    let m = ask_udp(srv, "www.example.test.", RecordType::A).await;
+    assert_eq!(
+        (data(&m), m.answers[0].ttl),
+        (vec!["192.0.2.10".to_string()], 20)
+    );
+    clock.advance(18);
+    // Popular (second hit) and 2 s of 30 left: served from cache, refresh triggered.
+    let m = ask_udp(srv, "www.example.test.", RecordType::A).await;
+    assert_eq!(data(&m), vec!["192.0.2.10"]);
+    let mut refreshed = None;
+    for _ in 0..500 {
+        let m = ask_udp(srv, "www.example.test.", RecordType::A).await;
+        if data(&m) == vec!["192.0.2.12"] {
+            refreshed = Some(m);
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    let m = refreshed.expect("the prefetch landed while the old entry was still valid");
+    assert_eq!(m.answers[0].ttl, 30);
+}
