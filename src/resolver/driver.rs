@@ -258,7 +258,9 @@ impl Resolver {
         if sock.send_to(&out.payload, out.addr).await.is_err() {
             return false;
         }
-        let mut buf = vec![0u8; 65535];
+        // We advertise EDNS_PAYLOAD; a reply larger than this buffer is cut by the
+        // kernel, fails to parse and is ignored like any other garbage.
+        let mut buf = vec![0u8; 4096];
         loop {
             let Ok(Ok((len, from))) =
                 tokio::time::timeout_at(deadline, sock.recv_from(&mut buf)).await

@@ -108,7 +108,7 @@ struct Template {
 
 #[derive(Debug, Default)]
 pub struct Memo {
-    map: HashMap<(Vec<u8>, u16, bool), Template>,
+    map: HashMap<(Vec<u8>, u16, bool), Template, foldhash::quality::RandomState>,
 }
 
 /// Templates kept at most; past it the memo starts over (it refills from the cache).
