@@ -479,3 +479,30 @@ async fn prefetch_refreshes_popular_entries_before_expiry() {
     let m = refreshed.expect("the prefetch landed while the old entry was still valid");
     assert_eq!(m.answers[0].ttl, 30);
 }
+
+#[tokio::test]
+async fn unknown_edns_version_gets_badvers() {
+    let lab = Lab::start(0).await.unwrap();
+    let clock = ManualClock::new();
+    let (_r, running) = start_resolver(&lab, &clock, ResolverConfig::default()).await;
+    // Cached first, so the replay path is exercised too.
+    ask_udp(running.addrs[0], "www.example.test.", RecordType::A).await;
+    ask_udp(running.addrs[0], "www.example.test.", RecordType::A).await;
+    let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let mut q = query("www.example.test.", RecordType::A);
+    let mut e = Edns::new();
+    e.set_version(1);
+    q.set_edns(e);
+    sock.send_to(&q.to_vec().unwrap(), running.addrs[0])
+        .await
+        .unwrap();
+    let mut buf = vec![0u8; 4096];
+    let (len, _) = tokio::time::timeout(WAIT, sock.recv_from(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    let m = Message::from_vec(&buf[..len]).unwrap();
+    // BADVERS and BADSIG share the value 16; hickory decodes it as BADSIG.
+    assert_eq!(u16::from(m.metadata.response_code), 16);
+    assert!(m.edns.is_some() && m.answers.is_empty());
+}

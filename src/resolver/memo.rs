@@ -74,6 +74,10 @@ pub fn peek(b: &[u8]) -> Option<Peek> {
             if *b.get(i)? != 0 || u16_at(b, i + 1)? != 41 {
                 return None;
             }
+            // Only EDNS version 0 is replayed; others get BADVERS on the full path.
+            if *b.get(i + 6)? != 0 {
+                return None;
+            }
             let payload = u16_at(b, i + 3)?;
             let rdlen = usize::from(u16_at(b, i + 9)?);
             if i + 11 + rdlen != b.len() {

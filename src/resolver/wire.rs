@@ -40,6 +40,10 @@ pub fn parse_query(bytes: &[u8]) -> Parsed {
     if msg.queries.len() != 1 {
         return Parsed::Error(Box::new(msg), ResponseCode::FormErr);
     }
+    // RFC 6891 §6.1.3: only EDNS version 0 exists.
+    if msg.edns.as_ref().is_some_and(|e| e.version() > 0) {
+        return Parsed::Error(Box::new(msg), ResponseCode::BADVERS);
+    }
     Parsed::Query(Box::new(msg))
 }
 
