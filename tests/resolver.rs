@@ -82,8 +82,12 @@ fn query(name: &str, t: RecordType) -> Message {
 }
 
 async fn ask_udp(server: SocketAddr, name: &str, t: RecordType) -> Message {
+    send_udp(server, &query(name, t)).await
+}
+
+/// Sends one query message over UDP and returns the reply (same ID), waiting boundedly.
+async fn send_udp(server: SocketAddr, q: &Message) -> Message {
     let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let q = query(name, t);
     sock.send_to(&q.to_vec().unwrap(), server).await.unwrap();
     let mut buf = vec![0u8; 65535];
     let (len, _) = tokio::time::timeout(WAIT, sock.recv_from(&mut buf))
@@ -254,18 +258,9 @@ async fn non_recursive_queries_are_refused() {
     let lab = Lab::start(0).await.unwrap();
     let clock = ManualClock::new();
     let (_r, running) = start_resolver(&lab, &clock, ResolverConfig::default()).await;
-    let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let mut q = query("www.example.test.", RecordType::A);
     q.metadata.recursion_desired = false;
-    sock.send_to(&q.to_vec().unwrap(), running.addrs[0])
-        .await
-        .unwrap();
-    let mut buf = vec![0u8; 4096];
-    let (len, _) = tokio::time::timeout(WAIT, sock.recv_from(&mut buf))
-        .await
-        .unwrap()
-        .unwrap();
-    let m = Message::from_vec(&buf[..len]).unwrap();
+    let m = send_udp(running.addrs[0], &q).await;
     assert_eq!(m.metadata.response_code, ResponseCode::Refused);
 }
 
@@ -488,20 +483,11 @@ async fn unknown_edns_version_gets_badvers() {
     // Cached first, so the replay path is exercised too.
     ask_udp(running.addrs[0], "www.example.test.", RecordType::A).await;
     ask_udp(running.addrs[0], "www.example.test.", RecordType::A).await;
-    let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let mut q = query("www.example.test.", RecordType::A);
     let mut e = Edns::new();
     e.set_version(1);
     q.set_edns(e);
-    sock.send_to(&q.to_vec().unwrap(), running.addrs[0])
-        .await
-        .unwrap();
-    let mut buf = vec![0u8; 4096];
-    let (len, _) = tokio::time::timeout(WAIT, sock.recv_from(&mut buf))
-        .await
-        .unwrap()
-        .unwrap();
-    let m = Message::from_vec(&buf[..len]).unwrap();
+    let m = send_udp(running.addrs[0], &q).await;
     // BADVERS and BADSIG share the value 16; hickory decodes it as BADSIG.
     assert_eq!(u16::from(m.metadata.response_code), 16);
     assert!(m.edns.is_some() && m.answers.is_empty());
