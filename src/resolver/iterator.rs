@@ -79,7 +79,7 @@ struct Frame {
     servers: Vec<(Name, Vec<IpAddr>)>,
     tries: HashMap<SocketAddr, u8>,
     /// NS names a sub-resolution was already started for, under this cut.
-    ns_tried: HashSet<LowerName>,
+    ns_tried: HashSet<(LowerName, RecordType)>,
     /// Labels of the next minimised query name (RFC 9156).
     min_labels: u8,
     minimise: bool,
@@ -360,16 +360,24 @@ impl Resolution {
                 Some(a) => (a, false),
                 None => {
                     // No usable address: look up an NS name that has none yet.
-                    let unresolved = frame
-                        .servers
-                        .iter()
-                        .filter(|(_, ips)| ips.is_empty())
-                        .map(|(n, _)| n.clone())
-                        .find(|n| !frame.ns_tried.contains(&LowerName::new(n)));
-                    // An NS name an enclosing frame is already resolving would loop.
-                    let unresolved = unresolved
-                        .filter(|n| self.frames[..depth - 1].iter().all(|f| f.original != *n));
-                    let Some(ns) = unresolved else {
+                    // Addresses of NS names without any: IPv4 for every name first,
+                    // then IPv6. A name an enclosing frame is resolving would loop.
+                    let (ancestors, rest) = self.frames.split_at(depth - 1);
+                    let Some(cur) = rest.first() else {
+                        return Some(Action::Done(Outcome::fail()));
+                    };
+                    let unresolved = [RecordType::A, RecordType::AAAA].into_iter().find_map(|t| {
+                        cur.servers
+                            .iter()
+                            .filter(|(_, ips)| ips.is_empty())
+                            .map(|(n, _)| n)
+                            .find(|n| {
+                                !cur.ns_tried.contains(&(LowerName::new(n), t))
+                                    && ancestors.iter().all(|f| f.original != **n)
+                            })
+                            .map(|n| (n.clone(), t))
+                    });
+                    let Some((ns, ns_type)) = unresolved else {
                         // No server of this cut could even be asked: try again from the
                         // zone above, unless this is the top. (Servers that were asked
                         // and failed make the question fail, not loop via the parent.)
@@ -386,14 +394,14 @@ impl Resolution {
                         return self.finish_failure(shared, now, "no server left to ask");
                     };
                     if let Some(f) = self.frames.last_mut() {
-                        f.ns_tried.insert(LowerName::new(&ns));
+                        f.ns_tried.insert((LowerName::new(&ns), ns_type));
                     }
                     if depth >= self.cfg.max_depth {
                         return self.finish_failure(shared, now, "too deep");
                     }
-                    self.note(|| format!("{ns}: NS name without address, resolving it"));
+                    self.note(|| format!("{ns}: NS name without address, resolving {ns_type}"));
                     let minimise = self.cfg.qname_minimisation && !forward;
-                    self.frames.push(Frame::new(ns, RecordType::A, minimise));
+                    self.frames.push(Frame::new(ns, ns_type, minimise));
                     return None;
                 }
             }

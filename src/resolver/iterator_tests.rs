@@ -485,3 +485,43 @@ fn relative_names_are_taken_as_absolute() {
     let o = resolve("www.example.test", RecordType::A, cfg(), &mut sh, &mut net);
     assert_eq!(addrs(&o), vec!["192.0.2.10"]);
 }
+
+/// An NS name with only an IPv6 address: after its A lookup comes back empty, AAAA.
+#[test]
+fn ns_name_with_only_ipv6_address() {
+    let mut net = Net::new();
+    let v6: IpAddr = "::1".parse().unwrap();
+    let shop = net
+        .servers
+        .iter()
+        .flat_map(|s| s.zones.iter())
+        .find(|z| z.apex == n("shop.test."))
+        .cloned()
+        .unwrap();
+    for s in &mut net.servers {
+        for z in &mut s.zones {
+            for r in &mut z.records {
+                if r.name == n("ns.shop-dns.example.test.") {
+                    *r = Record::from_rdata(
+                        r.name.clone(),
+                        r.ttl,
+                        RData::AAAA(v6.to_string().parse().unwrap()),
+                    );
+                }
+            }
+        }
+    }
+    net.servers.push(LabServer {
+        addr: v6,
+        zones: vec![shop],
+    });
+    let o = resolve(
+        "www.shop.test.",
+        RecordType::A,
+        cfg(),
+        &mut shared(),
+        &mut net,
+    );
+    assert_eq!(addrs(&o), vec!["192.0.2.40"]);
+    assert!(net.sent.iter().any(|s| s.addr.ip() == v6));
+}
