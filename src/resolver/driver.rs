@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -60,6 +60,32 @@ pub struct Resolver {
     /// Client questions being resolved, with the clients waiting for the same answer,
     /// so a burst of identical misses costs one resolution.
     inflight: Mutex<HashMap<Question, Vec<oneshot::Sender<Outcome>>>>,
+    /// Client misses being resolved for UDP clients.
+    misses: AtomicUsize,
+}
+
+/// Client misses resolved at once at most (Unbound's num-queries-per-thread is 1024
+/// per thread).
+const MAX_MISSES: usize = 4096;
+
+/// One counted miss; freed when its task ends however it ends.
+struct MissSlot(Arc<Resolver>);
+
+impl MissSlot {
+    fn take(r: &Arc<Resolver>) -> Option<MissSlot> {
+        let prev = r.misses.fetch_add(1, Ordering::AcqRel);
+        if prev >= MAX_MISSES {
+            r.misses.fetch_sub(1, Ordering::AcqRel);
+            return None;
+        }
+        Some(MissSlot(r.clone()))
+    }
+}
+
+impl Drop for MissSlot {
+    fn drop(&mut self) {
+        self.0.misses.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 /// Removes an in-flight entry however its resolution ends (a dropped TCP client
@@ -133,6 +159,7 @@ impl Resolver {
             acl: cfg.acl()?,
             clock: Arc::new(Instant::now),
             inflight: Mutex::new(HashMap::new()),
+            misses: AtomicUsize::new(0),
         })
     }
 
@@ -478,10 +505,17 @@ async fn udp_loop(r: Arc<Resolver>, sock: Arc<UdpSocket>) {
                 }
             }
             Fast::Miss(msg) => {
+                // Past the cap a miss is dropped (the client retries), as Unbound does
+                // when its query list is full: a flood of unique names cannot make
+                // unbounded tasks and upstream sockets.
+                let Some(slot) = MissSlot::take(&r) else {
+                    continue;
+                };
                 let (r, sock) = (r.clone(), sock.clone());
                 tokio::spawn(async move {
                     let out = r.answer_miss(&msg, wire::udp_limit(&msg)).await;
                     let _ = sock.send_to(&out, peer).await;
+                    drop(slot);
                 });
             }
             Fast::Drop => {}

@@ -60,6 +60,7 @@ pub struct Infra {
 const UNKNOWN_RTT: Duration = Duration::from_millis(376);
 const MIN_TIMEOUT: Duration = Duration::from_millis(300);
 const MAX_TIMEOUT: Duration = Duration::from_secs(3);
+const MAX_SERVERS: usize = 100_000;
 
 impl Infra {
     pub fn srtt(&self, addr: &SocketAddr) -> Duration {
@@ -68,6 +69,7 @@ impl Infra {
 
     /// Exponential smoothing (7/8 old, 1/8 new, as TCP's SRTT).
     pub fn observe(&mut self, addr: SocketAddr, rtt: Duration) {
+        self.bound();
         let next = match self.srtt.get(&addr) {
             Some(old) => (*old * 7 + rtt) / 8,
             None => rtt,
@@ -77,8 +79,17 @@ impl Infra {
 
     /// A timeout doubles the estimate, so the server drops behind its siblings.
     pub fn timed_out(&mut self, addr: SocketAddr) {
+        self.bound();
         let next = (self.srtt(&addr) * 2).min(Duration::from_secs(10));
         self.srtt.insert(addr, next);
+    }
+
+    /// Keeps the table finite: past the cap it starts over, which only costs a few
+    /// queries to unknown-speed servers.
+    fn bound(&mut self) {
+        if self.srtt.len() >= MAX_SERVERS {
+            self.srtt.clear();
+        }
     }
 
     pub fn timeout_for(&self, addr: &SocketAddr) -> Duration {
