@@ -13,12 +13,13 @@
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{DNSClass, LowerName, Name, RData, Record, RecordType};
 use serde::{Deserialize, Serialize};
+
+use super::stamps::{Stamp, Stamps};
 
 /// How far a piece of data can be trusted (RFC 2181 §5.4.1), lowest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -158,6 +159,8 @@ pub struct CachedAnswer {
     /// Seconds this exact answer stays valid (before any TTL in it runs out or a
     /// prefetch is due): how long the driver may replay its encoding.
     pub fresh: u32,
+    /// The change counters of the names it was built from.
+    pub stamp: Stamp,
 }
 
 /// A zone cut known to the cache: its servers and any addresses known for them.
@@ -189,9 +192,9 @@ pub struct Cache {
     lru: BTreeMap<u64, Key>,
     tick: u64,
     bytes: usize,
-    /// Bumped on every change of content, so answers encoded from the cache can be
-    /// replayed until anything changes.
-    generation: Arc<AtomicU64>,
+    /// Change counters by owner name, so answers encoded from the cache can be replayed
+    /// until something they were built from changes.
+    stamps: Arc<Stamps>,
 }
 
 /// Per-entry overhead in the byte estimate: key, entry struct, map slots.
@@ -244,7 +247,7 @@ impl Cache {
             lru: BTreeMap::new(),
             tick: 0,
             bytes: 0,
-            generation: Arc::new(AtomicU64::new(0)),
+            stamps: Arc::new(Stamps::default()),
         }
     }
 
@@ -273,18 +276,14 @@ impl Cache {
         }
     }
 
-    /// A counter that changes whenever the cache content does.
-    pub fn generation_handle(&self) -> Arc<AtomicU64> {
-        self.generation.clone()
-    }
-
-    fn bump(&self) {
-        self.generation.fetch_add(1, Ordering::Release);
+    /// The change counters, for checking replayed answers without the cache's lock.
+    pub fn stamps(&self) -> Arc<Stamps> {
+        self.stamps.clone()
     }
 
     fn remove(&mut self, key: &Key) -> Option<Entry> {
         let e = self.entries.remove(key)?;
-        self.bump();
+        self.stamps.bump(&key.name);
         self.lru.remove(&e.tick);
         self.bytes = self.bytes.saturating_sub(e.bytes);
         Some(e)
@@ -314,8 +313,8 @@ impl Cache {
             bytes,
         };
         self.lru.insert(self.tick, key.clone());
+        self.stamps.bump(&key.name);
         self.entries.insert(key, entry);
-        self.bump();
         self.bytes += bytes;
         self.evict();
         true
@@ -328,7 +327,7 @@ impl Cache {
             };
             if let Some(e) = self.entries.remove(&key) {
                 self.bytes = self.bytes.saturating_sub(e.bytes);
-                self.bump();
+                self.stamps.bump(&key.name);
             }
         }
     }
@@ -549,6 +548,7 @@ impl Cache {
             prefetch: false,
             stale,
             fresh: u32::MAX,
+            stamp: self.stamps.start(),
         };
         let mut name = qname.clone();
         for _ in 0..=MAX_CACHED_CHAIN {
@@ -556,6 +556,7 @@ impl Cache {
                 self.lookup_inner(&name, qtype, class, Rank::ANSWERABLE, now, stale)?;
             out.prefetch |= prefetch;
             out.fresh = out.fresh.min(fresh);
+            self.stamps.add(&mut out.stamp, &LowerName::new(&name));
             match hit {
                 Hit::Records(rs) => {
                     let target = match rs.first().map(|r| &r.data) {

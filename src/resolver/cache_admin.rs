@@ -70,7 +70,7 @@ impl Cache {
         self.entries.clear();
         self.lru.clear();
         self.bytes = 0;
-        self.bump();
+        self.stamps.bump_all();
         n
     }
 

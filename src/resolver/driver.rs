@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -27,6 +27,7 @@ use super::config::{Cidr, ConfigError, ResolverConfig};
 use super::hints::{self, Hints, HintsError};
 use super::iterator::{Action, Infra, IterConfig, Outcome, Outgoing, Resolution, Shared};
 use super::memo::{self, Memo};
+use super::stamps::Stamps;
 use super::wire::{self, Parsed};
 
 /// The time source; tests substitute a clock they advance by hand.
@@ -51,9 +52,9 @@ const TCP_IDLE: Duration = Duration::from_secs(10);
 
 pub struct Resolver {
     shared: Mutex<Shared>,
-    /// Encoded cache answers for replay, checked against the cache's generation.
+    /// Encoded cache answers for replay, checked against the cache's change stamps.
     memo: Mutex<Memo>,
-    generation: Arc<AtomicU64>,
+    stamps: Arc<Stamps>,
     iter: Arc<IterConfig>,
     acl: Vec<Cidr>,
     clock: Clock,
@@ -149,7 +150,7 @@ impl Resolver {
         };
         let cache = Cache::new(cfg.cache.clone());
         Ok(Resolver {
-            generation: cache.generation_handle(),
+            stamps: cache.stamps(),
             memo: Mutex::new(Memo::default()),
             shared: Mutex::new(Shared {
                 cache,
@@ -318,10 +319,9 @@ impl Resolver {
                 p.edns
                     .map_or(512, |s| usize::from(s.clamp(512, wire::EDNS_PAYLOAD)))
             };
-            let generation = self.generation.load(Ordering::Acquire);
             let mut out = Vec::new();
             let memo = self.memo.lock().unwrap_or_else(|e| e.into_inner());
-            if memo.replay(bytes, p, generation, self.now(), limit, &mut out) {
+            if memo.replay(bytes, p, &self.stamps, self.now(), limit, &mut out) {
                 return Fast::Reply(out);
             }
         }
@@ -350,18 +350,15 @@ impl Resolver {
         }
         let (name, qtype) = (q.name().clone(), q.query_type());
         let now = self.now();
-        let (hit, generation) = {
+        let hit = {
             let mut sh = self.lock();
-            let generation = self.generation.load(Ordering::Acquire);
-            let hit = sh.cache.answer(&name, qtype, DNSClass::IN, now, false);
-            let hit = match hit {
+            match sh.cache.answer(&name, qtype, DNSClass::IN, now, false) {
                 Some(h) if h.rcode == ResponseCode::ServFail => sh
                     .cache
                     .answer(&name, qtype, DNSClass::IN, now, true)
                     .or(Some(h)),
                 h => h,
-            };
-            (hit, generation)
+            }
         };
         match hit {
             Some(h) => {
@@ -373,11 +370,11 @@ impl Resolver {
                     });
                 }
                 let replayable = !h.stale && h.rcode != ResponseCode::ServFail;
-                let fresh = h.fresh;
+                let (fresh, stamp) = (h.fresh, h.stamp.clone());
                 let out = reply_from(&msg, h, limit);
                 if let (Some(p), true) = (&peeked, replayable) {
                     let mut memo = self.memo.lock().unwrap_or_else(|e| e.into_inner());
-                    memo.remember(p, &out, generation, now, fresh);
+                    memo.remember(p, &out, stamp, now, fresh);
                 }
                 Fast::Reply(out)
             }

@@ -11,6 +11,8 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use super::stamps::{Stamp, Stamps};
+
 /// What the fast path reads of a query without decoding it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Peek {
@@ -107,7 +109,7 @@ struct Template {
     ttls: Vec<(usize, u32)>,
     built: Instant,
     valid_until: Instant,
-    generation: u64,
+    stamp: Stamp,
 }
 
 #[derive(Debug, Default)]
@@ -155,7 +157,7 @@ impl Memo {
         &self,
         query: &[u8],
         p: &Peek,
-        generation: u64,
+        stamps: &Stamps,
         now: Instant,
         limit: usize,
         out: &mut Vec<u8>,
@@ -166,7 +168,7 @@ impl Memo {
         else {
             return false;
         };
-        if t.generation != generation || now >= t.valid_until || t.bytes.len() > limit {
+        if now >= t.valid_until || t.bytes.len() > limit || !stamps.unchanged(&t.stamp) {
             return false;
         }
         let q_end = 12 + p.question_len;
@@ -190,7 +192,7 @@ impl Memo {
 
     /// Keeps `reply` (just encoded from the cache for `p`) for replay during `fresh`
     /// seconds.
-    pub fn remember(&mut self, p: &Peek, reply: &[u8], generation: u64, now: Instant, fresh: u32) {
+    pub fn remember(&mut self, p: &Peek, reply: &[u8], stamp: Stamp, now: Instant, fresh: u32) {
         if fresh == 0 || reply.len() < 12 || reply[2] & 0x02 != 0 {
             return;
         }
@@ -207,7 +209,7 @@ impl Memo {
                 ttls,
                 built: now,
                 valid_until: now + Duration::from_secs(u64::from(fresh)),
-                generation,
+                stamp,
             },
         );
     }
@@ -219,7 +221,7 @@ mod tests {
 
     use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
     use hickory_proto::rr::rdata::A;
-    use hickory_proto::rr::{Name, RData, Record, RecordType};
+    use hickory_proto::rr::{LowerName, Name, RData, Record, RecordType};
 
     use super::*;
     use crate::resolver::wire::encode_reply;
@@ -232,6 +234,24 @@ mod tests {
             m.set_edns(Edns::new());
         }
         m
+    }
+
+    #[test]
+    fn other_names_do_not_invalidate() {
+        let stamps = Stamps::default();
+        let www = LowerName::new(&Name::from_str("www.example.test.").unwrap());
+        // Names share a bucket only by chance (1 in 4096): nearly every bump of another
+        // name leaves the stamp valid.
+        let kept = (0..20)
+            .filter(|i| {
+                let mut stamp = stamps.start();
+                stamps.add(&mut stamp, &www);
+                let other = LowerName::new(&Name::from_str(&format!("n{i}.test.")).unwrap());
+                stamps.bump(&other);
+                stamps.unchanged(&stamp)
+            })
+            .count();
+        assert!(kept >= 15, "{kept}");
     }
 
     #[test]
@@ -259,7 +279,11 @@ mod tests {
         let reply = encode_reply(&q1, ResponseCode::NoError, vec![a], Vec::new(), 1232);
         let p1 = peek(&q1.to_vec().unwrap()).unwrap();
         let mut memo = Memo::default();
-        memo.remember(&p1, &reply, 5, t0, 30);
+        let stamps = Stamps::default();
+        let www = LowerName::new(&Name::from_str("www.example.test.").unwrap());
+        let mut stamp = stamps.start();
+        stamps.add(&mut stamp, &www);
+        memo.remember(&p1, &reply, stamp, t0, 30);
 
         let mut q2 = query("WWW.example.TEST.", true);
         q2.metadata.id = 4242;
@@ -267,7 +291,7 @@ mod tests {
         let p2 = peek(&q2b).unwrap();
         let mut out = Vec::new();
         let t10 = t0 + Duration::from_secs(10);
-        assert!(memo.replay(&q2b, &p2, 5, t10, 1232, &mut out));
+        assert!(memo.replay(&q2b, &p2, &stamps, t10, 1232, &mut out));
         let m = Message::from_vec(&out).unwrap();
         assert_eq!(m.metadata.id, 4242);
         assert!(
@@ -277,11 +301,20 @@ mod tests {
         );
         assert_eq!(m.answers[0].ttl, 20);
         assert!(m.metadata.recursion_available);
-        // A changed cache or a run-out TTL sends the query down the full path.
-        assert!(!memo.replay(&q2b, &p2, 6, t10, 1232, &mut out));
-        assert!(!memo.replay(&q2b, &p2, 5, t0 + Duration::from_secs(30), 1232, &mut out));
+        // A run-out TTL sends the query down the full path.
+        let t30 = t0 + Duration::from_secs(30);
+        assert!(!memo.replay(&q2b, &p2, &stamps, t30, 1232, &mut out));
         // So does a query without EDNS (a different template).
         let q3 = query("www.example.test.", false).to_vec().unwrap();
-        assert!(!memo.replay(&q3, &peek(&q3).unwrap(), 5, t10, 1232, &mut out));
+        assert!(!memo.replay(&q3, &peek(&q3).unwrap(), &stamps, t10, 1232, &mut out));
+        // And any change to the name, or a flush of everything.
+        stamps.bump(&www);
+        assert!(!memo.replay(&q2b, &p2, &stamps, t10, 1232, &mut out));
+        let mut fresh = stamps.start();
+        stamps.add(&mut fresh, &www);
+        memo.remember(&p1, &reply, fresh, t0, 30);
+        assert!(memo.replay(&q2b, &p2, &stamps, t10, 1232, &mut out));
+        stamps.bump_all();
+        assert!(!memo.replay(&q2b, &p2, &stamps, t10, 1232, &mut out));
     }
 }

@@ -11,5 +11,6 @@ pub mod lab;
 pub mod lab_net;
 pub mod memo;
 pub mod response;
+pub mod stamps;
 pub mod upstream;
 pub mod wire;
