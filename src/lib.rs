@@ -7,6 +7,13 @@
 
 pub mod catalog;
 pub mod cli;
+pub mod config;
 pub mod engine;
+pub mod notify;
 pub mod resolver;
+pub mod secondary;
+pub mod server;
+pub mod tsig;
+pub mod watch;
+pub mod xfr;
 pub mod zone;

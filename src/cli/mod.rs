@@ -1,9 +1,13 @@
 //! The command line edge: argument types (clap derive) and the glue that runs each
 //! subcommand. Errors here are `anyhow`; everything below is typed.
 
+pub mod check;
 pub mod resolve;
 
 use clap::{Parser, Subcommand};
+
+pub mod serve;
+pub mod watch;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -12,6 +16,9 @@ use clap::{Parser, Subcommand};
     about = "DNS propagation made real and visible"
 )]
 pub struct Cli {
+    /// More logging: -v for debug, -vv for trace (RUST_LOG overrides).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -22,6 +29,8 @@ pub enum Command {
     Check(CheckArgs),
     /// Serve zones authoritatively.
     Serve(ServeArgs),
+    /// Watch a name propagate across authoritative servers and resolvers.
+    Watch(watch::WatchArgs),
     /// Resolve a name iteratively from the root hints, printing the walk.
     Resolve(resolve::ResolveArgs),
 }
@@ -30,10 +39,11 @@ pub enum Command {
 pub struct CheckArgs {
     /// The zone file to check.
     pub file: std::path::PathBuf,
-    /// The zone's origin; defaults to the file name without a trailing `.zone`.
+    /// The zone's origin; defaults to the file name without a trailing `.zone` or `.db`
+    /// (`root.zone` is the root zone).
     #[arg(long)]
     pub origin: Option<String>,
-    /// Print the zone in canonical form.
+    /// Print the zone in canonical form on stdout.
     #[arg(long)]
     pub print: bool,
 }
@@ -49,4 +59,13 @@ pub struct ServeArgs {
     /// A zone to serve, as NAME=FILE; repeatable.
     #[arg(long)]
     pub zone: Vec<String>,
+    /// UDP worker threads per address (default: one per core).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// The NSID (RFC 5001) to send when asked.
+    #[arg(long)]
+    pub nsid: Option<String>,
+    /// Log every query (target zonecast::query).
+    #[arg(long)]
+    pub query_log: bool,
 }

@@ -9,10 +9,15 @@
 //! encloser by walking the query name's ancestors: the cost of a lookup depends on the
 //! number of labels in the query name, never on the size of the zone.
 
+pub mod check;
 pub mod diff;
+pub mod load;
+pub mod print;
+mod print_wire;
 
+use std::any::Any;
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use hickory_proto::rr::{DNSClass, LowerName, Name, RData, Record, RecordType};
 use thiserror::Error;
@@ -25,11 +30,11 @@ pub enum ZoneError {
     #[error("zone {0}: more than one SOA record at the apex")]
     MultipleSoa(Name),
     #[error("zone {zone}: {name} is out of zone")]
-    OutOfZone { zone: Name, name: Name },
+    OutOfZone { zone: Name, name: Box<Name> },
     #[error("zone {zone}: {name} has a class other than IN ({class})")]
     BadClass {
         zone: Name,
-        name: Name,
+        name: Box<Name>,
         class: DNSClass,
     },
 }
@@ -87,9 +92,15 @@ impl Node {
 pub struct Zone {
     origin: Name,
     origin_lower: LowerName,
-    nodes: HashMap<LowerName, Node>,
+    /// foldhash instead of SipHash: hashing the query name is a large share of a lookup,
+    /// and keys come from zone data, never from queries, so flooding is not a concern.
+    nodes: HashMap<LowerName, Node, foldhash::fast::RandomState>,
     serial: u32,
     record_count: usize,
+    /// Data a consumer derives once per version (the answer engine keeps the apex NS
+    /// records and their addresses here), opaque so that `zone` depends on nothing above
+    /// it. Filled on first use; a new version starts empty.
+    derived: OnceLock<Arc<dyn Any + Send + Sync>>,
 }
 
 impl Zone {
@@ -97,18 +108,19 @@ impl Zone {
     /// one RRset; the first TTL seen for an RRset is used for all of its records (the
     /// loader warns about differing TTLs before it gets here). Duplicate RDATA is dropped,
     /// as RFC 2181 §5 requires.
+    #[allow(clippy::result_large_err)]
     pub fn from_records(
         origin: Name,
         records: impl IntoIterator<Item = Record>,
     ) -> Result<Zone, ZoneError> {
         let origin_lower = LowerName::new(&origin);
-        let mut nodes: HashMap<LowerName, Node> = HashMap::new();
+        let mut nodes: HashMap<LowerName, Node, foldhash::fast::RandomState> = HashMap::default();
         let mut record_count = 0usize;
         for rec in records {
             if rec.dns_class != DNSClass::IN {
                 return Err(ZoneError::BadClass {
                     zone: origin.clone(),
-                    name: rec.name.clone(),
+                    name: Box::new(rec.name.clone()),
                     class: rec.dns_class,
                 });
             }
@@ -116,7 +128,7 @@ impl Zone {
             if !origin_lower.zone_of(&key) {
                 return Err(ZoneError::OutOfZone {
                     zone: origin.clone(),
-                    name: rec.name.clone(),
+                    name: Box::new(rec.name.clone()),
                 });
             }
             let rtype = rec.record_type();
@@ -177,6 +189,7 @@ impl Zone {
             nodes,
             serial,
             record_count,
+            derived: OnceLock::new(),
         })
     }
 
@@ -224,7 +237,7 @@ impl Zone {
             let mut sets: Vec<&Arc<RRset>> = node
                 .rrsets
                 .iter()
-                .filter(|s| !(s.rtype == RecordType::SOA))
+                .filter(|s| s.rtype != RecordType::SOA)
                 .collect();
             sets.sort_by_key(|s| u16::from(s.rtype));
             out.extend(sets);
@@ -238,6 +251,11 @@ impl Zone {
             .into_iter()
             .flat_map(|s| s.records().collect::<Vec<_>>())
             .collect()
+    }
+
+    /// The per-version slot for derived data; see the field's doc.
+    pub fn derived(&self) -> &OnceLock<Arc<dyn Any + Send + Sync>> {
+        &self.derived
     }
 
     /// Iterates over all nodes (including empty non-terminals) in no particular order.
