@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use hickory_proto::op::{Message, ResponseCode};
+use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{DNSClass, LowerName, Name, RecordType};
 use thiserror::Error;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -28,7 +28,7 @@ use super::hints::{self, Hints, HintsError};
 use super::iterator::{Action, Infra, IterConfig, Outcome, Outgoing, Resolution, Shared};
 use super::memo::{self, Memo};
 use super::stamps::Stamps;
-use super::wire::{self, Parsed};
+use super::wire::{self, ClientQuery, Parsed};
 
 /// The time source; tests substitute a clock they advance by hand.
 pub type Clock = Arc<dyn Fn() -> Instant + Send + Sync>;
@@ -115,7 +115,7 @@ impl Drop for InflightGuard<'_> {
 pub enum Fast {
     Reply(Vec<u8>),
     /// Not in the cache: resolve it (asynchronously) and answer then.
-    Miss(Box<Message>),
+    Miss(Box<ClientQuery>),
     Drop,
 }
 
@@ -325,30 +325,22 @@ impl Resolver {
                 return Fast::Reply(out);
             }
         }
-        let msg = match wire::parse_query(bytes) {
+        let msg = match wire::parse_query(bytes, tcp) {
             Parsed::Drop => return Fast::Drop,
-            Parsed::Error(m, rc) => {
-                let limit = if tcp { 65535 } else { 512 };
-                return Fast::Reply(wire::encode_reply(&m, rc, Vec::new(), Vec::new(), limit));
-            }
+            Parsed::Error(reply) => return Fast::Reply(reply),
             Parsed::Query(m) => m,
         };
-        let limit = if tcp { 65535 } else { wire::udp_limit(&msg) };
-        let refuse = |rc| Fast::Reply(wire::encode_reply(&msg, rc, Vec::new(), Vec::new(), limit));
+        let limit = wire::limit(&msg, tcp);
+        let refuse = |rc| Fast::Reply(wire::encode_reply(&msg, rc, &[], &[], limit));
         // As Unbound's `allow`: RD=0 queries would only snoop the cache, so they are
         // refused like clients outside the ACL.
-        if !self.allowed(peer.ip()) || !msg.metadata.recursion_desired {
+        if !self.allowed(peer.ip()) || !msg.recursion_desired {
             return refuse(ResponseCode::Refused);
         }
-        let Some(q) = msg.queries.first() else {
-            return refuse(ResponseCode::FormErr);
-        };
-        if q.query_class() != DNSClass::IN
-            || matches!(q.query_type(), RecordType::AXFR | RecordType::IXFR)
-        {
+        if msg.qclass != DNSClass::IN || matches!(msg.qtype, RecordType::AXFR | RecordType::IXFR) {
             return refuse(ResponseCode::Refused);
         }
-        let (name, qtype) = (q.name().clone(), q.query_type());
+        let (name, qtype) = (msg.qname.clone(), msg.qtype);
         let now = self.now();
         let hit = {
             let mut sh = self.lock();
@@ -384,23 +376,20 @@ impl Resolver {
 
     /// Answers a query the cache could not, resolving it; serves stale data (when
     /// enabled) if resolution fails.
-    pub async fn answer_miss(&self, msg: &Message, limit: usize) -> Vec<u8> {
-        let Some(q) = msg.queries.first() else {
-            return wire::encode_reply(msg, ResponseCode::FormErr, Vec::new(), Vec::new(), limit);
-        };
-        let out = self.resolve_joined(q.name(), q.query_type()).await;
+    pub async fn answer_miss(&self, msg: &ClientQuery, limit: usize) -> Vec<u8> {
+        let out = self.resolve_joined(&msg.qname, msg.qtype).await;
         if out.rcode == ResponseCode::ServFail {
             let stale = {
                 let now = self.now();
                 self.lock()
                     .cache
-                    .answer(q.name(), q.query_type(), DNSClass::IN, now, true)
+                    .answer(&msg.qname, msg.qtype, DNSClass::IN, now, true)
             };
             if let Some(h) = stale {
                 return reply_from(msg, h, limit);
             }
         }
-        wire::encode_reply(msg, out.rcode, out.answers, out.authorities, limit)
+        wire::encode_reply(msg, out.rcode, &out.answers, &out.authorities, limit)
     }
 
     pub fn dump(&self) -> Vec<DumpEntry> {
@@ -469,8 +458,8 @@ async fn bind_pair(
     }
 }
 
-fn reply_from(msg: &Message, h: CachedAnswer, limit: usize) -> Vec<u8> {
-    wire::encode_reply(msg, h.rcode, h.answers, h.authorities, limit)
+fn reply_from(msg: &ClientQuery, h: CachedAnswer, limit: usize) -> Vec<u8> {
+    wire::encode_reply(msg, h.rcode, &h.answers, &h.authorities, limit)
 }
 
 /// A serving resolver; dropping it stops its loops.
@@ -510,7 +499,7 @@ async fn udp_loop(r: Arc<Resolver>, sock: Arc<UdpSocket>) {
                 };
                 let (r, sock) = (r.clone(), sock.clone());
                 tokio::spawn(async move {
-                    let out = r.answer_miss(&msg, wire::udp_limit(&msg)).await;
+                    let out = r.answer_miss(&msg, wire::limit(&msg, false)).await;
                     let _ = sock.send_to(&out, peer).await;
                     drop(slot);
                 });
@@ -542,7 +531,7 @@ async fn tcp_conn(r: Arc<Resolver>, mut stream: TcpStream, peer: SocketAddr) {
         }
         let out = match r.handle_fast(&buf, peer, true) {
             Fast::Reply(out) => out,
-            Fast::Miss(msg) => r.answer_miss(&msg, 65535).await,
+            Fast::Miss(msg) => r.answer_miss(&msg, wire::limit(&msg, true)).await,
             Fast::Drop => return,
         };
         let Ok(n) = u16::try_from(out.len()) else {

@@ -224,7 +224,7 @@ mod tests {
     use hickory_proto::rr::{LowerName, Name, RData, Record, RecordType};
 
     use super::*;
-    use crate::resolver::wire::encode_reply;
+    use crate::resolver::wire::{Parsed, encode_reply, parse_query};
 
     fn query(name: &str, edns: bool) -> Message {
         let mut m = Message::new(7, MessageType::Query, OpCode::Query);
@@ -276,7 +276,10 @@ mod tests {
             30,
             RData::A(A::new(192, 0, 2, 10)),
         );
-        let reply = encode_reply(&q1, ResponseCode::NoError, vec![a], Vec::new(), 1232);
+        let Parsed::Query(cq) = parse_query(&q1.to_vec().unwrap(), false) else {
+            panic!("a plain query parses")
+        };
+        let reply = encode_reply(&cq, ResponseCode::NoError, &[a], &[], 1232);
         let p1 = peek(&q1.to_vec().unwrap()).unwrap();
         let mut memo = Memo::default();
         let stamps = Stamps::default();

@@ -1,94 +1,147 @@
-//! Client-side wire helpers: reading a client's query and encoding the reply with EDNS
-//! and truncation.
-//!
-//! These duplicate in small what `src/server` does for the authoritative transport
-//! (EDNS negotiation, UDP size limit, TC). When that lands on main, swap these two
-//! functions for its helpers; nothing else in the resolver touches the wire format of
-//! client messages.
+//! Client messages on the wire, through the authoritative transport's own parser and
+//! encoder (`server::request`, `server::reply`): the question echoed as sent, EDNS with
+//! the DO bit echoed, truncation RRset by RRset. The resolver only adds RA and its own
+//! error choices (NOTIMP for other opcodes, BADVERS for EDNS versions above 0).
 
-use hickory_proto::op::{Edns, Message, MessageType, OpCode, ResponseCode};
-use hickory_proto::rr::Record;
+use hickory_proto::op::{OpCode, ResponseCode};
+use hickory_proto::rr::{DNSClass, Name, Record, RecordType};
+
+use crate::server::reply::{self, ReplyHead};
+use crate::server::request::{self, EdnsRequest, Reject};
 
 /// The UDP payload size we advertise and accept at most (DNS Flag Day 2020).
 pub const EDNS_PAYLOAD: u16 = 1232;
 
-/// A parsed client query, or why it cannot be answered normally.
+/// What the resolver keeps of a client query.
+#[derive(Debug, Clone)]
+pub struct ClientQuery {
+    pub id: u16,
+    pub opcode_raw: u8,
+    pub recursion_desired: bool,
+    pub checking_disabled: bool,
+    /// The question name as sent (its case is echoed).
+    pub qname: Name,
+    pub qtype: RecordType,
+    pub qclass: DNSClass,
+    pub edns: Option<EdnsRequest>,
+}
+
 pub enum Parsed {
-    Query(Box<Message>),
-    /// Answer with this rcode (FORMERR, NOTIMP), echoing what could be read.
-    Error(Box<Message>, ResponseCode),
-    /// Not even a header: drop it.
+    Query(Box<ClientQuery>),
+    /// Cannot be answered normally; the reply is ready.
+    Error(Vec<u8>),
+    /// No reply at all (too short, or a response).
     Drop,
 }
 
-pub fn parse_query(bytes: &[u8]) -> Parsed {
-    let Ok(msg) = Message::from_vec(bytes) else {
-        // A readable header gets FORMERR; anything shorter is dropped.
-        if bytes.len() >= 12 && bytes[2] & 0x80 == 0 {
-            let id = u16::from_be_bytes([bytes[0], bytes[1]]);
-            let m = Message::new(id, MessageType::Query, OpCode::Query);
-            return Parsed::Error(Box::new(m), ResponseCode::FormErr);
+pub fn parse_query(bytes: &[u8], tcp: bool) -> Parsed {
+    let req = match request::parse(bytes) {
+        Ok(r) => r,
+        Err(Reject::Drop) => return Parsed::Drop,
+        Err(Reject::FormErr {
+            id,
+            opcode_raw,
+            recursion_desired,
+            edns,
+        }) => {
+            let head = head_of(id, opcode_raw, recursion_desired, false, None, edns);
+            let limit = limit_for(edns.as_ref(), tcp);
+            return Parsed::Error(encode(head, ResponseCode::FormErr, &[], &[], limit));
         }
-        return Parsed::Drop;
     };
-    if msg.metadata.message_type != MessageType::Query {
-        return Parsed::Drop;
+    let q = ClientQuery {
+        id: req.id,
+        opcode_raw: req.opcode_raw,
+        recursion_desired: req.recursion_desired,
+        checking_disabled: req.checking_disabled,
+        qname: req.qname,
+        qtype: req.qtype,
+        qclass: req.qclass,
+        edns: req.edns,
+    };
+    let error = if req.opcode != OpCode::Query {
+        Some(ResponseCode::NotImp)
+    } else if q.edns.is_some_and(|e| e.version > 0) {
+        // RFC 6891 §6.1.3: only EDNS version 0 exists.
+        Some(ResponseCode::BADVERS)
+    } else {
+        None
+    };
+    match error {
+        Some(rc) => Parsed::Error(encode_reply(&q, rc, &[], &[], limit(&q, tcp))),
+        None => Parsed::Query(Box::new(q)),
     }
-    if msg.metadata.op_code != OpCode::Query {
-        return Parsed::Error(Box::new(msg), ResponseCode::NotImp);
-    }
-    if msg.queries.len() != 1 {
-        return Parsed::Error(Box::new(msg), ResponseCode::FormErr);
-    }
-    // RFC 6891 §6.1.3: only EDNS version 0 exists.
-    if msg.edns.as_ref().is_some_and(|e| e.version() > 0) {
-        return Parsed::Error(Box::new(msg), ResponseCode::BADVERS);
-    }
-    Parsed::Query(Box::new(msg))
 }
 
-/// The most a reply to `query` may take over UDP: its EDNS size bounded to
-/// [512, EDNS_PAYLOAD], or 512 without EDNS.
-pub fn udp_limit(query: &Message) -> usize {
-    match &query.edns {
-        Some(e) => usize::from(e.max_payload().clamp(512, EDNS_PAYLOAD)),
-        None => 512,
+fn limit_for(edns: Option<&EdnsRequest>, tcp: bool) -> usize {
+    if tcp {
+        usize::from(u16::MAX)
+    } else {
+        usize::from(reply::udp_limit(edns, EDNS_PAYLOAD))
     }
 }
 
-/// Encodes the reply to `query`: RA set, RD and CD copied, the question echoed, an OPT
-/// record when the query had one. When it would exceed `limit`, the sections are dropped
-/// and TC set, so the client retries over TCP.
-pub fn encode_reply(
-    query: &Message,
+/// The most a reply to `q` may take: its EDNS size bounded to [512, EDNS_PAYLOAD] (512
+/// without EDNS) over UDP, 64 KiB over TCP.
+pub fn limit(q: &ClientQuery, tcp: bool) -> usize {
+    limit_for(q.edns.as_ref(), tcp)
+}
+
+fn head_of<'a>(
+    id: u16,
+    opcode_raw: u8,
+    recursion_desired: bool,
+    checking_disabled: bool,
+    question: Option<(&'a Name, RecordType, DNSClass)>,
+    edns: Option<EdnsRequest>,
+) -> ReplyHead<'a> {
+    ReplyHead {
+        id,
+        opcode_raw,
+        authoritative: false,
+        recursion_desired,
+        recursion_available: true,
+        checking_disabled,
+        rcode: ResponseCode::NoError,
+        question,
+        edns,
+        our_payload: EDNS_PAYLOAD,
+        nsid: None,
+        zoneversion: None,
+        ede: None,
+    }
+}
+
+fn encode(
+    mut head: ReplyHead<'_>,
     rcode: ResponseCode,
-    answers: Vec<Record>,
-    authorities: Vec<Record>,
+    answers: &[Record],
+    authorities: &[Record],
     limit: usize,
 ) -> Vec<u8> {
-    let mut m = Message::new(
-        query.metadata.id,
-        MessageType::Response,
-        query.metadata.op_code,
+    head.rcode = rcode;
+    let mut out = Vec::new();
+    let limit = u16::try_from(limit).unwrap_or(u16::MAX);
+    reply::encode(&mut out, &head, answers, authorities, &[], limit);
+    out
+}
+
+/// Encodes the reply to `q`: RA set, RD and CD copied, the question echoed, an OPT
+/// record when the query had one; past `limit` whole RRsets are left out and TC set.
+pub fn encode_reply(
+    q: &ClientQuery,
+    rcode: ResponseCode,
+    answers: &[Record],
+    authorities: &[Record],
+    limit: usize,
+) -> Vec<u8> {
+    let head = head_of(
+        q.id,
+        q.opcode_raw,
+        q.recursion_desired,
+        q.checking_disabled,
+        Some((&q.qname, q.qtype, q.qclass)),
+        q.edns,
     );
-    m.metadata.recursion_desired = query.metadata.recursion_desired;
-    m.metadata.checking_disabled = query.metadata.checking_disabled;
-    m.metadata.recursion_available = true;
-    m.metadata.response_code = rcode;
-    m.queries = query.queries.clone();
-    if query.edns.is_some() {
-        let mut e = Edns::new();
-        e.set_max_payload(EDNS_PAYLOAD);
-        m.set_edns(e);
-    }
-    m.answers = answers;
-    m.authorities = authorities;
-    let bytes = m.to_vec().unwrap_or_default();
-    if bytes.len() <= limit && !bytes.is_empty() {
-        return bytes;
-    }
-    m.answers.clear();
-    m.authorities.clear();
-    m.metadata.truncation = true;
-    m.to_vec().unwrap_or_default()
+    encode(head, rcode, answers, authorities, limit)
 }
