@@ -492,3 +492,22 @@ async fn unknown_edns_version_gets_badvers() {
     assert_eq!(u16::from(m.metadata.response_code), 16);
     assert!(m.edns.is_some() && m.answers.is_empty());
 }
+
+/// The DO bit is echoed (RFC 3225 §3), also when the answer is a replayed one built for
+/// a query without it.
+#[tokio::test]
+async fn do_bit_is_echoed_on_every_path() {
+    let lab = Lab::start(0).await.unwrap();
+    let clock = ManualClock::new();
+    let (_r, running) = start_resolver(&lab, &clock, ResolverConfig::default()).await;
+    let srv = running.addrs[0];
+    for _ in 0..3 {
+        let m = ask_udp(srv, "www.example.test.", RecordType::A).await;
+        assert!(!m.edns.as_ref().unwrap().flags().dnssec_ok);
+        let mut q = query("www.example.test.", RecordType::A);
+        q.edns.as_mut().unwrap().set_dnssec_ok(true);
+        let m = send_udp(srv, &q).await;
+        assert_eq!(data(&m), vec!["192.0.2.10"]);
+        assert!(m.edns.as_ref().unwrap().flags().dnssec_ok);
+    }
+}

@@ -25,6 +25,8 @@ pub struct Peek {
     pub question_len: usize,
     /// The EDNS UDP payload size, when the query carries an OPT record.
     pub edns: Option<u16>,
+    /// The DO bit, which the reply echoes (so it is part of the template key).
+    pub dnssec_ok: bool,
 }
 
 fn u16_at(b: &[u8], i: usize) -> Option<u16> {
@@ -69,6 +71,7 @@ pub fn peek(b: &[u8]) -> Option<Peek> {
     }
     i += 4;
     let question_len = i - 12;
+    let mut dnssec_ok = false;
     let edns = match arcount {
         0 => None,
         1 => {
@@ -80,6 +83,7 @@ pub fn peek(b: &[u8]) -> Option<Peek> {
             if *b.get(i + 6)? != 0 {
                 return None;
             }
+            dnssec_ok = *b.get(i + 7)? & 0x80 != 0;
             let payload = u16_at(b, i + 3)?;
             let rdlen = usize::from(u16_at(b, i + 9)?);
             if i + 11 + rdlen != b.len() {
@@ -99,6 +103,7 @@ pub fn peek(b: &[u8]) -> Option<Peek> {
         qtype,
         question_len,
         edns,
+        dnssec_ok,
     })
 }
 
@@ -112,9 +117,16 @@ struct Template {
     stamp: Stamp,
 }
 
+/// Name (lower-cased wire form), type, EDNS present, DO.
+type TemplateKey = (Vec<u8>, u16, bool, bool);
+
+fn key(p: &Peek) -> TemplateKey {
+    (p.key_name.clone(), p.qtype, p.edns.is_some(), p.dnssec_ok)
+}
+
 #[derive(Debug, Default)]
 pub struct Memo {
-    map: HashMap<(Vec<u8>, u16, bool), Template, foldhash::quality::RandomState>,
+    map: HashMap<TemplateKey, Template, foldhash::quality::RandomState>,
 }
 
 /// Templates kept at most; past it the memo starts over (it refills from the cache).
@@ -162,10 +174,7 @@ impl Memo {
         limit: usize,
         out: &mut Vec<u8>,
     ) -> bool {
-        let Some(t) = self
-            .map
-            .get(&(p.key_name.clone(), p.qtype, p.edns.is_some()))
-        else {
+        let Some(t) = self.map.get(&key(p)) else {
             return false;
         };
         if now >= t.valid_until || t.bytes.len() > limit || !stamps.unchanged(&t.stamp) {
@@ -203,7 +212,7 @@ impl Memo {
             self.map.clear();
         }
         self.map.insert(
-            (p.key_name.clone(), p.qtype, p.edns.is_some()),
+            key(p),
             Template {
                 bytes: reply.to_vec(),
                 ttls,
