@@ -22,6 +22,10 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             zonecast::cli::zone::run(&cmd)?;
             0
         }
+        Some(Command::Resolve(args)) => {
+            zonecast::cli::resolve::run(&args)?;
+            0
+        }
         Some(Command::Serve(args)) => {
             serve::run(&args)?;
             0
