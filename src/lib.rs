@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod notify;
+pub mod resolver;
 pub mod secondary;
 pub mod serial;
 pub mod server;

@@ -19,6 +19,10 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Some(Command::Check(args)) => zonecast::cli::check::run(&args)?,
         Some(Command::Watch(args)) => zonecast::cli::watch::run(args)?,
         Some(Command::Zone(cmd)) => zonecast::cli::zone::run(&cmd)?,
+        Some(Command::Resolve(args)) => {
+            zonecast::cli::resolve::run(&args)?;
+            0
+        }
         Some(Command::Serve(args)) => {
             serve::run(&args)?;
             0

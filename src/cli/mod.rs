@@ -3,6 +3,7 @@
 
 pub mod check;
 pub mod zone;
+pub mod resolve;
 
 use clap::{Parser, Subcommand};
 
@@ -35,6 +36,8 @@ pub enum Command {
     /// Edit zone files, and inspect the zones a node keeps in its database.
     #[command(subcommand)]
     Zone(zone::ZoneCommand),
+    /// Resolve a name iteratively from the root hints, printing the walk.
+    Resolve(resolve::ResolveArgs),
 }
 
 #[derive(Debug, clap::Args)]
