@@ -114,3 +114,67 @@ fn set_and_del_edit_the_default_zone_file() {
             .ends_with("mail 300 IN A 192.0.2.25\n")
     );
 }
+
+/// `zone edit` through the binary: $EDITOR is a script that breaks the file, the
+/// "edit again?" question is answered "n", and the file stays as it was.
+#[test]
+fn edit_with_editor_script_and_error_loop() {
+    use std::io::Write;
+    use std::process::Stdio;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("example.test.zone");
+    std::fs::write(&file, ZONE).unwrap();
+    let script = dir.path().join("break.sh");
+    std::fs::write(&script, "echo 'bad A 300.1.1.1' >> \"$1\"\n").unwrap();
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_zonecast"))
+        .args(["zone", "edit", "--file"])
+        .arg(&file)
+        .arg("example.test")
+        .env("EDITOR", format!("sh {}", script.display()))
+        .env_remove("VISUAL")
+        .env("TMPDIR", &tmp)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"n\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("errors in zone file, edit again? (y/n)"),
+        "{err}"
+    );
+    assert!(err.contains("bad IPv4 address"), "{err}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), ZONE);
+
+    // VISUAL wins over EDITOR; this one fixes nothing but changes a record, so the serial
+    // is raised for the user.
+    let fix = dir.path().join("fix.sh");
+    std::fs::write(&fix, "sed -i 's/192.0.2.10/192.0.2.70/' \"$1\"\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_zonecast"))
+        .args(["zone", "edit", "--file"])
+        .arg(&file)
+        .arg("example.test")
+        .env("EDITOR", format!("sh {}", script.display()))
+        .env("VISUAL", format!("sh {}", fix.display()))
+        .env("TMPDIR", &tmp)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(
+        text,
+        ZONE.replace("192.0.2.10", "192.0.2.70")
+            .replace("( 1 ", "( 2 ")
+    );
+}
