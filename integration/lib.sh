@@ -13,7 +13,8 @@
 #
 # Knobs (environment): ZC_BIN (zonecast binary), ZC_THREADS (worker count; 1 pins every
 # server to one worker, empty keeps each server's default), ZC_PIDLOG (a file every
-# started pid is appended to, so integration/run can check nothing was left running).
+# started pid is appended to, so integration/run can check nothing was left running),
+# ZC_WRAP (a command prefix for zc_start, e.g. "taskset -c 0").
 
 ZC_ROOT=${ZC_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 ZC_BIN=${ZC_BIN:-$ZC_ROOT/target/release/zonecast}
@@ -198,14 +199,17 @@ zc_wait_ready() {
 
 # zc_start KIND DIR ADDR PORT ARGS... starts a server in the background with its output in
 # DIR/KIND.log, records its pid (ZC_PIDS, ZC_PIDLOG, DIR/KIND.started-pid), waits until it
-# answers, and prints the pid.
+# answers, and sets ZC_LAST_PID (not printed: a command substitution would run it in a
+# subshell that loses the pid list and cannot reap the server).
 zc_start() {
     local kind=$1 dir=$2 addr=$3 port=$4 pid
     local -a cmd
     mkdir -p "$dir"
     zc_configure "$kind" "$dir" "$addr" "$port" "${@:5}" || return 1
     zc_command cmd "$kind" "$dir" "$addr" "$port" "${@:5}" || return 1
-    "${cmd[@]}" >"$dir/$kind.log" 2>&1 </dev/null &
+    local -a wrap=()
+    read -r -a wrap <<<"${ZC_WRAP:-}"
+    "${wrap[@]}" "${cmd[@]}" >"$dir/$kind.log" 2>&1 </dev/null &
     pid=$!
     ZC_PIDS+=("$pid")
     printf '%s\n' "$pid" >"$dir/$kind.started-pid"
@@ -214,7 +218,7 @@ zc_start() {
         sed 's/^/    | /' "$dir/$kind.log" >&2 || true
         return 1
     fi
-    printf '%s\n' "$pid"
+    ZC_LAST_PID=$pid
 }
 
 # Stops one pid we started: SIGTERM, up to 5 s grace, then SIGKILL; reaps it if it is our
