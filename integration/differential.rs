@@ -252,3 +252,48 @@ fn differential() {
         tally.unexplained.len()
     );
 }
+
+/// The comparer itself, without servers: order and name case are ignored, anything else
+/// that differs is reported.
+#[test]
+fn comparer_ignores_order_and_case_only() {
+    use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
+    use hickory_proto::rr::rdata::{A, CNAME};
+    use hickory_proto::rr::{Name, RData, Record};
+    let name = |s: &str| Name::from_ascii(s).expect("name");
+    let a = |n: &str, ip: [u8; 4], ttl: u32| {
+        Record::from_rdata(name(n), ttl, RData::A(A::new(ip[0], ip[1], ip[2], ip[3])))
+    };
+    let mut one = Message::new(1, MessageType::Response, OpCode::Query);
+    one.metadata.authoritative = true;
+    one.add_answer(a("www.Example.test.", [192, 0, 2, 1], 300));
+    one.add_answer(a("www.example.test.", [192, 0, 2, 2], 300));
+    one.add_authority(Record::from_rdata(
+        name("x.example.test."),
+        60,
+        RData::CNAME(CNAME(name("WWW.example.test."))),
+    ));
+    let mut two = Message::new(2, MessageType::Response, OpCode::Query);
+    two.metadata.authoritative = true;
+    two.add_answer(a("WWW.example.test.", [192, 0, 2, 2], 300));
+    two.add_answer(a("www.example.TEST.", [192, 0, 2, 1], 300));
+    two.add_authority(Record::from_rdata(
+        name("X.example.test."),
+        60,
+        RData::CNAME(CNAME(name("www.example.test."))),
+    ));
+    let (r1, r2) = (Reply::from_message(&one), Reply::from_message(&two));
+    assert_eq!(r1, r2, "{:?}", r1.diff(&r2, "one", "two"));
+
+    let mut three = two.clone();
+    three.metadata.authoritative = false;
+    three.metadata.response_code = ResponseCode::NXDomain;
+    three.answers[0].ttl = 299;
+    let diff = r1.diff(&Reply::from_message(&three), "one", "three");
+    assert!(diff.iter().any(|l| l.starts_with("rcode:")), "{diff:?}");
+    assert!(diff.iter().any(|l| l.starts_with("flags:")), "{diff:?}");
+    assert!(
+        diff.iter().any(|l| l.starts_with("answer: only three")),
+        "{diff:?}"
+    );
+}

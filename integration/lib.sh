@@ -218,6 +218,7 @@ zc_start() {
         sed 's/^/    | /' "$dir/$kind.log" >&2 || true
         return 1
     fi
+    # shellcheck disable=SC2034 # read by the callers
     ZC_LAST_PID=$pid
 }
 

@@ -25,6 +25,7 @@ trap 'exit 143' TERM INT
 # The zones to serve: ZC_ZONES (NAME=FILE words) or the shipped zones/.
 scn_zones() {
     if [[ -n ${ZC_ZONES:-} ]]; then
+        # shellcheck disable=SC2086 # a list of words by design
         printf '%s\n' $ZC_ZONES
     else
         zc_shipped_zones

@@ -3,6 +3,7 @@
 # zone files themselves (as BIND's named-checkzone reads them): each queried RRset must
 # come back whole and authoritative, a missing type is NODATA with the SOA, a missing
 # name is NXDOMAIN with the SOA, and a name below a cut is a referral without AA.
+# shellcheck source=integration/scenario.sh
 . "$(dirname "$0")/../scenario.sh"
 
 mapfile -t zones < <(scn_zones)

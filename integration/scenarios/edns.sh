@@ -2,6 +2,7 @@
 # EDNS and header handling with dig and kdig: BADVERS for version 1, NSID when asked, no
 # OPT when the query had none, the query name's case echoed, RD copied and RA clear,
 # NOTIMP for an unknown opcode, REFUSED outside every zone served.
+# shellcheck source=integration/scenario.sh
 . "$(dirname "$0")/../scenario.sh"
 
 mapfile -t zones < <(scn_zones)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One zone served alone: names above it and beside it are REFUSED (no AA, no data), its
 # own names are answered, and the most specific zone wins when a parent is added.
+# shellcheck source=integration/scenario.sh
 . "$(dirname "$0")/../scenario.sh"
 
 mapfile -t zones < <(scn_zones)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # TCP per RFC 7766 as dig and kdig use it: several queries over one kept-open connection
 # (kdig +keepopen, dig +keepopen), each answered with its own question.
+# shellcheck source=integration/scenario.sh
 . "$(dirname "$0")/../scenario.sh"
 
 mapfile -t zones < <(scn_zones)

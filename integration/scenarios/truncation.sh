@@ -3,10 +3,12 @@
 # 4096) is served beside the shipped zones. Over UDP with a small buffer (or no EDNS) the
 # reply must have TC and keep its OPT; dig then retries over TCP and gets every record;
 # kdig over TCP gets them all at once. A 4096-byte buffer is capped at 1232.
+# shellcheck source=integration/scenario.sh
 . "$(dirname "$0")/../scenario.sh"
 
 fixture=$SCN_DIR/zc-scenario.zone
 {
+    # shellcheck disable=SC2016 # zone-file directives, not expansions
     printf '$ORIGIN zc-scenario.\n$TTL 300\n'
     printf '@ SOA ns1 hostmaster 1 3600 900 604800 60\n@ NS ns1\nns1 A 127.0.0.1\n'
     for i in $(seq 1 40); do
