@@ -109,6 +109,8 @@ fn shipped_zones() -> Vec<(String, PathBuf)> {
 #[derive(Default)]
 struct Tally {
     queries: usize,
+    /// Queries per purpose (the branch each was meant to reach).
+    purposes: BTreeMap<&'static str, usize>,
     exact: usize,
     intended: BTreeMap<&'static str, usize>,
     peer_disagreements: usize,
@@ -139,6 +141,7 @@ fn run_set(label: &str, zones: &[(String, PathBuf)], tally: &mut Tally) {
     };
     for p in &probes {
         tally.queries += 1;
+        *tally.purposes.entry(p.purpose).or_default() += 1;
         let mine = ask(&subj, p);
         let theirs: Vec<Reply> = refs.iter().map(|r| ask(r, p)).collect();
         if theirs.windows(2).any(|w| w[0] != w[1]) {
@@ -225,6 +228,12 @@ fn differential() {
         tally.unexplained.len(),
         tally.peer_disagreements
     );
+    let purposes: Vec<String> = tally
+        .purposes
+        .iter()
+        .map(|(p, n)| format!("{p} {n}"))
+        .collect();
+    println!("  queries by purpose: {}", purposes.join(", "));
     for rule in INTENDED {
         if let Some(n) = tally.intended.get(rule.name) {
             println!("  intended: {} x{n}: {}", rule.name, rule.reason);
