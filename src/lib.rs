@@ -8,4 +8,5 @@
 pub mod catalog;
 pub mod cli;
 pub mod engine;
+pub mod watch;
 pub mod zone;

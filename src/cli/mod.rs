@@ -1,7 +1,11 @@
 //! The command line edge: argument types (clap derive) and the glue that runs each
 //! subcommand. Errors here are `anyhow`; everything below is typed.
 
+pub mod check;
+
 use clap::{Parser, Subcommand};
+
+pub mod watch;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -20,16 +24,19 @@ pub enum Command {
     Check(CheckArgs),
     /// Serve zones authoritatively.
     Serve(ServeArgs),
+    /// Watch a name propagate across authoritative servers and resolvers.
+    Watch(watch::WatchArgs),
 }
 
 #[derive(Debug, clap::Args)]
 pub struct CheckArgs {
     /// The zone file to check.
     pub file: std::path::PathBuf,
-    /// The zone's origin; defaults to the file name without a trailing `.zone`.
+    /// The zone's origin; defaults to the file name without a trailing `.zone` or `.db`
+    /// (`root.zone` is the root zone).
     #[arg(long)]
     pub origin: Option<String>,
-    /// Print the zone in canonical form.
+    /// Print the zone in canonical form on stdout.
     #[arg(long)]
     pub print: bool,
 }

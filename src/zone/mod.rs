@@ -9,7 +9,11 @@
 //! encloser by walking the query name's ancestors: the cost of a lookup depends on the
 //! number of labels in the query name, never on the size of the zone.
 
+pub mod check;
 pub mod diff;
+pub mod load;
+pub mod print;
+mod print_wire;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -25,11 +29,11 @@ pub enum ZoneError {
     #[error("zone {0}: more than one SOA record at the apex")]
     MultipleSoa(Name),
     #[error("zone {zone}: {name} is out of zone")]
-    OutOfZone { zone: Name, name: Name },
+    OutOfZone { zone: Name, name: Box<Name> },
     #[error("zone {zone}: {name} has a class other than IN ({class})")]
     BadClass {
         zone: Name,
-        name: Name,
+        name: Box<Name>,
         class: DNSClass,
     },
 }
@@ -97,6 +101,7 @@ impl Zone {
     /// one RRset; the first TTL seen for an RRset is used for all of its records (the
     /// loader warns about differing TTLs before it gets here). Duplicate RDATA is dropped,
     /// as RFC 2181 §5 requires.
+    #[allow(clippy::result_large_err)]
     pub fn from_records(
         origin: Name,
         records: impl IntoIterator<Item = Record>,
@@ -108,7 +113,7 @@ impl Zone {
             if rec.dns_class != DNSClass::IN {
                 return Err(ZoneError::BadClass {
                     zone: origin.clone(),
-                    name: rec.name.clone(),
+                    name: Box::new(rec.name.clone()),
                     class: rec.dns_class,
                 });
             }
@@ -116,7 +121,7 @@ impl Zone {
             if !origin_lower.zone_of(&key) {
                 return Err(ZoneError::OutOfZone {
                     zone: origin.clone(),
-                    name: rec.name.clone(),
+                    name: Box::new(rec.name.clone()),
                 });
             }
             let rtype = rec.record_type();
@@ -224,7 +229,7 @@ impl Zone {
             let mut sets: Vec<&Arc<RRset>> = node
                 .rrsets
                 .iter()
-                .filter(|s| !(s.rtype == RecordType::SOA))
+                .filter(|s| s.rtype != RecordType::SOA)
                 .collect();
             sets.sort_by_key(|s| u16::from(s.rtype));
             out.extend(sets);

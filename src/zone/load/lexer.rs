@@ -1,0 +1,349 @@
+//! Master-file tokenizer (RFC 1035 §5.1). It only splits text into entries (one logical
+//! line each, parentheses joined) and tokens with their positions; escapes are kept
+//! verbatim in `raw` so that names and character-strings can each decode them by their
+//! own rules later.
+
+/// One token as written. `raw` excludes the quotes of a quoted string but keeps escapes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Token {
+    pub raw: String,
+    pub quoted: bool,
+    pub line: usize,
+    pub col: usize,
+}
+
+impl Token {
+    /// True for an unquoted token equal to `s` ignoring ASCII case.
+    pub fn is(&self, s: &str) -> bool {
+        !self.quoted && self.raw.eq_ignore_ascii_case(s)
+    }
+
+    /// The token as it would be written back into a master file.
+    pub fn written(&self) -> String {
+        if self.quoted {
+            format!("\"{}\"", self.raw)
+        } else {
+            self.raw.clone()
+        }
+    }
+}
+
+/// One logical line: a record or a directive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub tokens: Vec<Token>,
+    /// The entry began with blank space: the owner is the previous owner (RFC 1035 §5.1).
+    pub owner_omitted: bool,
+}
+
+/// A lexical error; the entry it occurred in is dropped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LexError {
+    pub line: usize,
+    pub col: usize,
+    pub text: String,
+    pub message: String,
+}
+
+struct Cursor<'a> {
+    chars: std::iter::Peekable<std::str::Chars<'a>>,
+    line: usize,
+    col: usize,
+}
+
+impl Cursor<'_> {
+    fn peek(&mut self) -> Option<char> {
+        self.chars.peek().copied()
+    }
+
+    fn bump(&mut self) -> Option<char> {
+        let c = self.chars.next()?;
+        if c == '\n' {
+            self.line += 1;
+            self.col = 1;
+        } else {
+            self.col += 1;
+        }
+        Some(c)
+    }
+}
+
+/// Splits a whole file into entries. Errors are collected; lexing goes on after them.
+pub fn lex(text: &str) -> (Vec<Entry>, Vec<LexError>) {
+    let mut cur = Cursor {
+        chars: text.chars().peekable(),
+        line: 1,
+        col: 1,
+    };
+    let mut entries = Vec::new();
+    let mut errors = Vec::new();
+    let mut tokens: Vec<Token> = Vec::new();
+    let mut owner_omitted = false;
+    let mut bad = false;
+    // Position of the outermost open parenthesis, for the unbalanced-at-EOF error.
+    let mut open: Option<(usize, usize)> = None;
+    let mut depth = 0usize;
+    let mut line_start = true;
+
+    let mut finish = |tokens: &mut Vec<Token>, owner_omitted: bool, bad: &mut bool| {
+        if !tokens.is_empty() && !*bad {
+            entries.push(Entry {
+                tokens: std::mem::take(tokens),
+                owner_omitted,
+            });
+        }
+        tokens.clear();
+        *bad = false;
+    };
+
+    while let Some(c) = cur.peek() {
+        if line_start && depth == 0 && tokens.is_empty() {
+            owner_omitted = c == ' ' || c == '\t';
+        }
+        line_start = false;
+        let (line, col) = (cur.line, cur.col);
+        match c {
+            '\n' => {
+                cur.bump();
+                line_start = true;
+                if depth == 0 {
+                    finish(&mut tokens, owner_omitted, &mut bad);
+                }
+            }
+            ' ' | '\t' | '\r' => {
+                cur.bump();
+            }
+            ';' => {
+                while let Some(c) = cur.peek() {
+                    if c == '\n' {
+                        break;
+                    }
+                    cur.bump();
+                }
+            }
+            '(' => {
+                cur.bump();
+                if depth == 0 {
+                    open = Some((line, col));
+                }
+                depth += 1;
+            }
+            ')' => {
+                cur.bump();
+                if depth == 0 {
+                    errors.push(LexError {
+                        line,
+                        col,
+                        text: ")".into(),
+                        message: "unbalanced parentheses".into(),
+                    });
+                    bad = true;
+                } else {
+                    depth -= 1;
+                }
+            }
+            '"' => {
+                cur.bump();
+                let mut raw = String::new();
+                let mut closed = false;
+                while let Some(c) = cur.peek() {
+                    if c == '\n' {
+                        break;
+                    }
+                    cur.bump();
+                    match c {
+                        '"' => {
+                            closed = true;
+                            break;
+                        }
+                        '\\' => {
+                            raw.push('\\');
+                            if let Some(n) = cur.peek().filter(|n| *n != '\n') {
+                                cur.bump();
+                                raw.push(n);
+                            }
+                        }
+                        _ => raw.push(c),
+                    }
+                }
+                if !closed {
+                    errors.push(LexError {
+                        line,
+                        col,
+                        text: format!("\"{raw}"),
+                        message: "unterminated quoted string".into(),
+                    });
+                    bad = true;
+                }
+                tokens.push(Token {
+                    raw,
+                    quoted: true,
+                    line,
+                    col,
+                });
+            }
+            _ => {
+                let mut raw = String::new();
+                while let Some(c) = cur.peek() {
+                    if matches!(c, ' ' | '\t' | '\r' | '\n' | ';' | '(' | ')') {
+                        break;
+                    }
+                    cur.bump();
+                    raw.push(c);
+                    if c == '\\'
+                        && let Some(n) = cur.peek().filter(|n| *n != '\n')
+                    {
+                        cur.bump();
+                        raw.push(n);
+                    }
+                }
+                tokens.push(Token {
+                    raw,
+                    quoted: false,
+                    line,
+                    col,
+                });
+            }
+        }
+    }
+    if depth > 0 {
+        let (line, col) = open.unwrap_or((cur.line, cur.col));
+        errors.push(LexError {
+            line,
+            col,
+            text: "(".into(),
+            message: "unbalanced parentheses".into(),
+        });
+        bad = true;
+    }
+    finish(&mut tokens, owner_omitted, &mut bad);
+    (entries, errors)
+}
+
+/// Decodes `\X` and `\DDD` escapes (RFC 1035 §5.1) into bytes.
+pub fn unescape(raw: &str) -> Result<Vec<u8>, String> {
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        if b != b'\\' {
+            out.push(b);
+            i += 1;
+            continue;
+        }
+        match bytes.get(i + 1) {
+            None => return Err("dangling backslash".into()),
+            Some(d) if d.is_ascii_digit() => {
+                let digits = bytes
+                    .get(i + 1..i + 4)
+                    .filter(|d| d.iter().all(u8::is_ascii_digit))
+                    .ok_or_else(|| "a \\DDD escape needs three digits".to_string())?;
+                let v = digits
+                    .iter()
+                    .fold(0u32, |acc, d| acc * 10 + u32::from(d - b'0'));
+                let v = u8::try_from(v).map_err(|_| format!("\\{v} is not a byte value"))?;
+                out.push(v);
+                i += 4;
+            }
+            Some(&c) => {
+                out.push(c);
+                i += 2;
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raws(e: &Entry) -> Vec<&str> {
+        e.tokens.iter().map(|t| t.raw.as_str()).collect()
+    }
+
+    #[test]
+    fn joins_parentheses_and_skips_comments() {
+        let (entries, errors) =
+            lex("a IN SOA ns h ( 1 ; serial\n 2 3\n 4 5 ) ; end\n; only a comment\n\n  b\n");
+        assert!(errors.is_empty());
+        assert_eq!(entries.len(), 2);
+        assert_eq!(
+            raws(&entries[0]),
+            ["a", "IN", "SOA", "ns", "h", "1", "2", "3", "4", "5"]
+        );
+        assert!(!entries[0].owner_omitted);
+        assert!(entries[1].owner_omitted);
+        assert_eq!(
+            (entries[1].tokens[0].line, entries[1].tokens[0].col),
+            (6, 3)
+        );
+    }
+
+    #[test]
+    fn quoted_strings_keep_escapes_and_spaces() {
+        let (entries, errors) = lex("x TXT \"a \\\"b\\\" ; c\" d\\ e\n");
+        assert!(errors.is_empty());
+        let t = &entries[0].tokens;
+        assert_eq!(t[2].raw, "a \\\"b\\\" ; c");
+        assert!(t[2].quoted);
+        assert_eq!(t[3].raw, "d\\ e");
+        assert_eq!(t[2].col, 7);
+    }
+
+    #[test]
+    fn reports_unbalanced_and_unterminated() {
+        let (entries, errors) = lex("a A 1.2.3.4 )\nb TXT \"open\nc A ( 1.2.3.4\n");
+        assert!(entries.is_empty(), "{entries:?}");
+        let pos: Vec<_> = errors
+            .iter()
+            .map(|e| (e.line, e.col, e.message.as_str()))
+            .collect();
+        assert_eq!(
+            pos,
+            [
+                (1, 13, "unbalanced parentheses"),
+                (2, 7, "unterminated quoted string"),
+                (3, 5, "unbalanced parentheses"),
+            ]
+        );
+    }
+
+    #[test]
+    fn unescapes_decimal_and_literal() {
+        assert_eq!(unescape("a\\065\\\\\\.").unwrap(), b"aA\\.");
+        assert!(unescape("\\256").is_err());
+        assert!(unescape("\\12").is_err());
+        assert!(unescape("x\\").is_err());
+    }
+
+    #[test]
+    fn garbage_never_panics() {
+        let inputs = [
+            "\\",
+            "(((",
+            ")))",
+            "\"",
+            "\\0",
+            "\u{0}\u{ffff}",
+            "$",
+            "\t\t\n\n",
+            "(\n\"\n)",
+        ];
+        for s in inputs {
+            let _ = lex(s);
+        }
+        let mut state = 12345u32;
+        for _ in 0..200 {
+            let s: String = (0..64)
+                .map(|_| {
+                    state = state.wrapping_mul(1103515245).wrapping_add(12345);
+                    let alphabet = b"ab1 \t\n();\"\\$@.";
+                    alphabet[(state >> 16) as usize % alphabet.len()] as char
+                })
+                .collect();
+            let _ = lex(&s);
+            let _ = unescape(&s);
+        }
+    }
+}

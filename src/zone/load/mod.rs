@@ -1,0 +1,219 @@
+//! Our own RFC 1035 master-file loader, accepting what BIND accepts.
+//!
+//! hickory's zone parser cannot be used (no positions, wrong `@` in RDATA, relative
+//! `$ORIGIN`, `\DDD`, RFC 3597), so this module tokenizes and tracks the master-file
+//! state itself and reuses hickory only for per-type RDATA and the wire decoder. Errors
+//! are collected, never fatal mid-file, so one run reports every problem with its
+//! `file:line:column`, like named-checkzone.
+
+mod directives;
+mod fields;
+mod lexer;
+mod parser;
+mod rdata;
+pub(crate) mod wire;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use hickory_proto::rr::{Name, Record};
+use thiserror::Error;
+
+use super::Zone;
+
+pub use fields::{parse_name, parse_ttl};
+pub use lexer::{Token, lex};
+pub use rdata::{RdataError, parse_rdata};
+pub use wire::{parse_type, type_name};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+/// One finding, located at the offending text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    /// The offending text as written.
+    pub text: String,
+    pub message: String,
+    pub severity: Severity,
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sev = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        // Line 0 means the file as a whole (unreadable): no position, no text.
+        if self.line == 0 {
+            return write!(f, "{}: {sev}: {}", self.file, self.message);
+        }
+        write!(
+            f,
+            "{}:{}:{}: {sev}: {}",
+            self.file, self.line, self.column, self.message
+        )?;
+        if !self.text.is_empty() {
+            write!(f, " (near `{}`)", self.text)?;
+        }
+        Ok(())
+    }
+}
+
+/// A record with where it was written, so semantic checks can point at it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParsedRecord {
+    pub record: Record,
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    /// The owner as written (or the type when the owner was omitted).
+    pub text: String,
+}
+
+impl ParsedRecord {
+    pub fn diagnostic(&self, severity: Severity, message: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            file: self.file.clone(),
+            line: self.line,
+            column: self.column,
+            text: self.text.clone(),
+            message: message.into(),
+            severity,
+        }
+    }
+}
+
+/// Records and diagnostics of a parse, before semantic checks.
+#[derive(Debug, Clone, Default)]
+pub struct ParseOutput {
+    pub records: Vec<ParsedRecord>,
+    pub diagnostics: Vec<Diagnostic>,
+    /// Every file read through `$INCLUDE`.
+    pub files: Vec<PathBuf>,
+}
+
+/// A zone that loaded, with its warnings and the files it came from (for watching).
+#[derive(Debug, Clone)]
+pub struct LoadedZone {
+    pub zone: Zone,
+    pub warnings: Vec<Diagnostic>,
+    pub files: Vec<PathBuf>,
+}
+
+/// Every error (and warning) of a load that failed.
+#[derive(Debug, Clone, Error)]
+pub struct LoadErrors {
+    pub errors: Vec<Diagnostic>,
+    pub warnings: Vec<Diagnostic>,
+}
+
+impl fmt::Display for LoadErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, d) in self.errors.iter().chain(&self.warnings).enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{d}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Parses master-file text into records without semantic checks (for `zone set/del` and
+/// the loader itself). `include_dir` resolves relative `$INCLUDE` paths.
+pub fn parse_records(
+    text: &str,
+    origin: &Name,
+    file_label: &str,
+    include_dir: &Path,
+) -> ParseOutput {
+    let mut p = parser::Parser::new();
+    let mut ctx = parser::FileCtx {
+        label: file_label.to_string(),
+        dir: include_dir.to_path_buf(),
+        origin: origin.clone(),
+        last_owner: None,
+    };
+    p.parse_text(text, &mut ctx);
+    p.out
+}
+
+/// Loads and checks a zone file.
+pub fn load_zone_file(path: &Path, origin: &Name) -> Result<LoadedZone, LoadErrors> {
+    let label = path.display().to_string();
+    let text = parser::read_text(path).map_err(|d| LoadErrors {
+        errors: vec![d],
+        warnings: Vec::new(),
+    })?;
+    let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let mut p = parser::Parser::new();
+    p.stack
+        .push(std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()));
+    let mut ctx = parser::FileCtx {
+        label: label.clone(),
+        dir,
+        origin: origin.clone(),
+        last_owner: None,
+    };
+    p.parse_text(&text, &mut ctx);
+    let mut out = p.out;
+    out.files.insert(0, path.to_path_buf());
+    finish(out, origin, &label)
+}
+
+/// Loads and checks zone text; `file_label` names it in diagnostics.
+pub fn load_zone_str(
+    text: &str,
+    origin: &Name,
+    file_label: &str,
+    include_dir: &Path,
+) -> Result<LoadedZone, LoadErrors> {
+    finish(
+        parse_records(text, origin, file_label, include_dir),
+        origin,
+        file_label,
+    )
+}
+
+fn finish(out: ParseOutput, origin: &Name, label: &str) -> Result<LoadedZone, LoadErrors> {
+    let checked = super::check::check(origin, out.records, label);
+    let mut errors = Vec::new();
+    let mut warnings = Vec::new();
+    for d in out.diagnostics.into_iter().chain(checked.diagnostics) {
+        match d.severity {
+            Severity::Error => errors.push(d),
+            Severity::Warning => warnings.push(d),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(LoadErrors { errors, warnings });
+    }
+    match Zone::from_records(origin.clone(), checked.records) {
+        Ok(zone) => Ok(LoadedZone {
+            zone,
+            warnings,
+            files: out.files,
+        }),
+        Err(e) => Err(LoadErrors {
+            errors: vec![Diagnostic {
+                file: label.to_string(),
+                line: 0,
+                column: 0,
+                text: String::new(),
+                message: e.to_string(),
+                severity: Severity::Error,
+            }],
+            warnings,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests;
