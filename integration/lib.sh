@@ -141,7 +141,8 @@ zc_command() {
     named) out=(named -g -c "$dir/named.conf") ;;
     unbound) out=(unbound -d -c "$dir/unbound.conf") ;;
     zonecast)
-        out=("$ZC_BIN" serve --listen "$addr:$port")
+        # NSID like the peers' configurations, so +nsid has something to return.
+        out=("$ZC_BIN" serve --listen "$addr:$port" --nsid zonecast)
         for z in "$@"; do out+=(--zone "${z%%=*}=$(zc_abspath "${z#*=}")"); done
         if [[ -n $ZC_THREADS ]]; then out+=(--threads "$ZC_THREADS"); fi
         ;;
