@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The ways of running zonecast: `serve --config FILE` (TOML with listen addresses and
-# zones) on two addresses at once, `serve` with no arguments (the shipped zones on a
+# zones) on two addresses at once, `zonecast` with no arguments (the shipped zones on a
 # loopback port, with a dig line to try), and a clean stop on SIGTERM and SIGINT.
 # zonecast only: with ZC_SUBJECT set to a peer there is nothing of zonecast's to check.
 # shellcheck source=integration/scenario.sh
@@ -71,7 +71,7 @@ done
 expect_clean_stop TERM
 
 # No arguments: the shipped zones on a loopback port, and a dig line to try.
-launch "$SCN_DIR/noargs.log" serve
+launch "$SCN_DIR/noargs.log"
 line=
 for ((i = 0; i < 100; i++)); do
     line=$(grep -m1 -o 'dig .*' "$SCN_DIR/noargs.log" || true)
@@ -79,7 +79,7 @@ for ((i = 0; i < 100; i++)); do
     sleep 0.1
 done
 if [[ -z $line ]]; then
-    fail "serve with no arguments printed no dig line" "$(cat "$SCN_DIR/noargs.log")"
+    fail "zonecast with no arguments printed no dig line" "$(cat "$SCN_DIR/noargs.log")"
 else
     pass
     read -r -a words <<<"${line#dig }"
