@@ -33,13 +33,31 @@ struct Intended {
 }
 
 /// The intended differences between the subject and a reference.
-const INTENDED: &[Intended] = &[Intended {
-    name: "ANY picks an RRset",
-    reason: "RFC 8482 section 4.1 lets a responder answer ANY with any one or more \
+const INTENDED: &[Intended] = &[
+    Intended {
+        name: "ANY picks an RRset",
+        reason: "RFC 8482 section 4.1 lets a responder answer ANY with any one or more \
              RRsets of the name; Knot and NSD already pick differently at an apex \
              (NS vs SOA), so only the rcode, flags and owner are compared",
-    applies: any_same_owner,
-}];
+        applies: any_same_owner,
+    },
+    Intended {
+        name: "CD copied",
+        reason: "RFC 4035 section 3.1.6: the name server side MUST copy the CD bit from a \
+             query into the response; BIND 9 does, Knot and NSD clear it",
+        applies: cd_copied,
+    },
+];
+
+/// The replies are equal except that the subject copied the query's CD bit.
+fn cd_copied(p: &Probe, mine: &Reply, theirs: &Reply) -> bool {
+    if !p.cd || !mine.flags.contains("cd") || theirs.flags.contains("cd") {
+        return false;
+    }
+    let mut without = mine.clone();
+    without.flags.remove("cd");
+    without == *theirs || any_same_owner(p, &without, theirs)
+}
 
 fn any_same_owner(p: &Probe, mine: &Reply, theirs: &Reply) -> bool {
     let owner = p.qname.to_ascii_lowercase();
