@@ -50,6 +50,28 @@ for z in "${zones[@]}"; do
     done
     soa=$(awk -v a="$apex" '$1 == a && $4 == "SOA"' <<<"$records")
 
+    # CNAMEs: the answer starts with the zone's CNAME record, whatever follows it.
+    mapfile -t cnames < <(awk '$4 == "CNAME" && $1 !~ /^\*/' <<<"$records" | head -10)
+    for rec in "${cnames[@]}"; do
+        owner=${rec%% *}
+        below_cut "$owner" && continue
+        got=$(q +noall +answer "$owner" A | norm_records)
+        expect_in "CNAME $owner is in the answer" "$got" "$rec"
+    done
+
+    # Wildcards: a name below one gets the wildcard's records under the queried name.
+    mapfile -t wilds < <(awk '$1 ~ /^\*\./ && $4 != "CNAME" { print $1, $4 }' <<<"$records" | sort -u | head -10)
+    for pair in "${wilds[@]}"; do
+        owner=${pair% *} type=${pair#* }
+        below_cut "$owner" && continue
+        name=zc-wild.${owner#\*.}
+        want=$(awk -v o="$owner" -v t="$type" -v n="$name" '$1 == o && $4 == t { $1 = n; print }' <<<"$records" | sort)
+        for tr in +notcp +tcp; do
+            got=$(q "$tr" +noall +answer "$name" "$type" | norm_records)
+            expect_eq "wildcard $owner $type as $name $tr" "$got" "$want"
+        done
+    done
+
     # NODATA: a name with data but no NULL record.
     owner=$(awk -v apex="$apex" '$1 == apex { print $1; exit }' <<<"$records")
     out=$(q "$owner" NULL)
