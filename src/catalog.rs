@@ -66,7 +66,11 @@ impl ZoneHandle {
 /// Every zone of a node, keyed by lower-cased apex.
 #[derive(Debug, Default)]
 pub struct Catalog {
-    zones: HashMap<LowerName, Arc<ZoneHandle>>,
+    zones: HashMap<LowerName, Arc<ZoneHandle>, foldhash::fast::RandomState>,
+    /// Bit k is set when some apex has k labels, so `find` builds and looks up only the
+    /// suffixes of the query name that could be an apex (a name has at most 127 labels).
+    /// Building a suffix is the expensive step of `find` on the query path.
+    apex_label_counts: u128,
 }
 
 impl Catalog {
@@ -75,6 +79,7 @@ impl Catalog {
     }
 
     pub fn insert(&mut self, handle: Arc<ZoneHandle>) {
+        self.apex_label_counts |= 1u128 << handle.lower().iter().len().min(127);
         self.zones.insert(handle.lower().clone(), handle);
     }
 
@@ -83,18 +88,24 @@ impl Catalog {
     }
 
     /// The most specific zone containing `name`: walks from the name towards the root,
-    /// so the cost is the label count, not the number of zones.
+    /// so the cost is bounded by the label count, not the number of zones, and suffix
+    /// lengths no apex has are skipped.
     pub fn find(&self, name: &LowerName) -> Option<&Arc<ZoneHandle>> {
-        let mut cur = name.clone();
-        loop {
-            if let Some(h) = self.zones.get(&cur) {
-                return Some(h);
+        let labels = name.iter().len().min(127);
+        for k in (0..=labels).rev() {
+            if self.apex_label_counts & (1u128 << k) == 0 {
+                continue;
             }
-            if cur.is_root() {
-                return None;
+            let hit = if k == labels {
+                self.zones.get(name)
+            } else {
+                self.zones.get(&LowerName::from(name.trim_to(k)))
+            };
+            if hit.is_some() {
+                return hit;
             }
-            cur = cur.base_name();
         }
+        None
     }
 
     pub fn handles(&self) -> impl Iterator<Item = &Arc<ZoneHandle>> {

@@ -7,6 +7,8 @@
 
 pub mod catalog;
 pub mod cli;
+pub mod config;
 pub mod engine;
+pub mod server;
 pub mod watch;
 pub mod zone;

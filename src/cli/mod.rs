@@ -5,6 +5,7 @@ pub mod check;
 
 use clap::{Parser, Subcommand};
 
+pub mod serve;
 pub mod watch;
 
 #[derive(Debug, Parser)]
@@ -14,6 +15,9 @@ pub mod watch;
     about = "DNS propagation made real and visible"
 )]
 pub struct Cli {
+    /// More logging: -v for debug, -vv for trace (RUST_LOG overrides).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -52,4 +56,13 @@ pub struct ServeArgs {
     /// A zone to serve, as NAME=FILE; repeatable.
     #[arg(long)]
     pub zone: Vec<String>,
+    /// UDP worker threads per address (default: one per core).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// The NSID (RFC 5001) to send when asked.
+    #[arg(long)]
+    pub nsid: Option<String>,
+    /// Log every query (target zonecast::query).
+    #[arg(long)]
+    pub query_log: bool,
 }

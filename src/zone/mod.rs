@@ -15,8 +15,9 @@ pub mod load;
 pub mod print;
 mod print_wire;
 
+use std::any::Any;
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use hickory_proto::rr::{DNSClass, LowerName, Name, RData, Record, RecordType};
 use thiserror::Error;
@@ -91,9 +92,15 @@ impl Node {
 pub struct Zone {
     origin: Name,
     origin_lower: LowerName,
-    nodes: HashMap<LowerName, Node>,
+    /// foldhash instead of SipHash: hashing the query name is a large share of a lookup,
+    /// and keys come from zone data, never from queries, so flooding is not a concern.
+    nodes: HashMap<LowerName, Node, foldhash::fast::RandomState>,
     serial: u32,
     record_count: usize,
+    /// Data a consumer derives once per version (the answer engine keeps the apex NS
+    /// records and their addresses here), opaque so that `zone` depends on nothing above
+    /// it. Filled on first use; a new version starts empty.
+    derived: OnceLock<Arc<dyn Any + Send + Sync>>,
 }
 
 impl Zone {
@@ -107,7 +114,7 @@ impl Zone {
         records: impl IntoIterator<Item = Record>,
     ) -> Result<Zone, ZoneError> {
         let origin_lower = LowerName::new(&origin);
-        let mut nodes: HashMap<LowerName, Node> = HashMap::new();
+        let mut nodes: HashMap<LowerName, Node, foldhash::fast::RandomState> = HashMap::default();
         let mut record_count = 0usize;
         for rec in records {
             if rec.dns_class != DNSClass::IN {
@@ -182,6 +189,7 @@ impl Zone {
             nodes,
             serial,
             record_count,
+            derived: OnceLock::new(),
         })
     }
 
@@ -243,6 +251,11 @@ impl Zone {
             .into_iter()
             .flat_map(|s| s.records().collect::<Vec<_>>())
             .collect()
+    }
+
+    /// The per-version slot for derived data; see the field's doc.
+    pub fn derived(&self) -> &OnceLock<Arc<dyn Any + Send + Sync>> {
+        &self.derived
     }
 
     /// Iterates over all nodes (including empty non-terminals) in no particular order.

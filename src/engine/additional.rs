@@ -1,0 +1,108 @@
+//! Additional-section processing (RFC 1034 §4.3.2 step 6, RFC 2782): addresses of the
+//! names that NS, MX and SRV records point at, when this zone holds them.
+
+use hickory_proto::rr::{LowerName, Name, RData, RecordType};
+
+use super::lookup::{Nodes, authoritative_node, suffix};
+use super::owner::Owners;
+use super::{Answer, derived};
+use crate::zone::{Node, RRset, Zone};
+
+/// The name whose addresses a record asks for, if any.
+fn target(rd: &RData) -> Option<&Name> {
+    match rd {
+        RData::NS(ns) => Some(&ns.0),
+        RData::MX(mx) => Some(&mx.exchange),
+        RData::SRV(srv) => Some(&srv.target),
+        _ => None,
+    }
+}
+
+fn wants_additional(rtype: RecordType) -> bool {
+    matches!(rtype, RecordType::NS | RecordType::MX | RecordType::SRV)
+}
+
+/// Appends the A then AAAA RRsets of `node` under `owner` (the target as written in the
+/// RDATA), once per name: a target named twice is listed once, as the peers do.
+fn push_addresses(node: &Node, owner: &Name, ans: &mut Answer) {
+    if ans.additionals.iter().any(|r| r.name == *owner) {
+        return;
+    }
+    for rtype in [RecordType::A, RecordType::AAAA] {
+        if let Some(set) = node.get(rtype) {
+            ans.additionals.extend(set.records_as(owner));
+        }
+    }
+}
+
+/// Addresses for the targets of an answer RRset: only authoritative in-zone data, never
+/// glue or occluded names below a cut (NSD and BIND; Knot also adds names below a cut) and
+/// never other zones of the catalog (all three).
+pub(crate) fn for_answer<Z: Nodes + ?Sized>(zone: &Z, set: &RRset, ans: &mut Answer) {
+    if !wants_additional(set.rtype) {
+        return;
+    }
+    for rd in &set.rdata {
+        if let Some(t) = target(rd)
+            && let Some(node) = authoritative_node(zone, &LowerName::new(t))
+        {
+            push_addresses(node, t, ans);
+        }
+    }
+}
+
+/// The apex NS RRset in the authority section of a positive answer, with its addresses.
+/// NSD and BIND do this by default; Knot answers minimally. We follow the majority.
+pub(crate) fn apex_ns(zone: &Zone, owners: &Owners<'_>, ans: &mut Answer) {
+    let Some(d) = derived::get(zone) else {
+        let Some(ns) = zone.apex().get(RecordType::NS) else {
+            return;
+        };
+        let owner = owners.apex();
+        ans.authorities.extend(ns.records_as(&owner));
+        for_answer(zone, ns, ans);
+        return;
+    };
+    if owners.is_lower() {
+        ans.authorities.extend_from_slice(&d.apex_ns);
+    } else {
+        let owner = owners.apex();
+        ans.authorities.extend(d.apex_ns.iter().map(|r| {
+            let mut r = r.clone();
+            r.name = owner.clone();
+            r
+        }));
+    }
+    let before = ans.additionals.len();
+    ans.additionals.reserve(d.apex_ns_additional.len());
+    for r in &d.apex_ns_additional {
+        if !ans.additionals[..before].iter().any(|x| x.name == r.name) {
+            ans.additionals.push(r.clone());
+        }
+    }
+}
+
+/// A referral: the cut's NS RRset in authority and, in additional, the glue below the cut
+/// plus the addresses of targets elsewhere in this zone (Knot and NSD add those too; BIND
+/// only glue).
+pub(crate) fn referral(zone: &Zone, cut: &Node, labels: usize, cur: &Name, ans: &mut Answer) {
+    let Some(ns) = cut.get(RecordType::NS) else {
+        return;
+    };
+    let owner = suffix(cur, labels);
+    ans.authorities.extend(ns.records_as(&owner));
+    let cut_lower = LowerName::new(&owner);
+    for rd in &ns.rdata {
+        let Some(t) = target(rd) else { continue };
+        let tl = LowerName::new(t);
+        let node = if cut_lower.zone_of(&tl) {
+            // Glue: non-authoritative data below this very cut.
+            Nodes::node(zone, &tl)
+        } else {
+            authoritative_node(zone, &tl)
+        };
+        if let Some(node) = node {
+            push_addresses(node, t, ans);
+        }
+    }
+}
