@@ -31,12 +31,16 @@ zc_abspath() {
     esac
 }
 
-# A port free for both UDP and TCP on ADDR (racy by nature, but the range is large).
+# A port free for both UDP and TCP on ADDR. It is taken below the kernel's ephemeral
+# range, so a client socket (dig, dnsperf, a test) cannot grab it before the server
+# binds; any socket on it, listening or not, rules it out.
 zc_free_port() {
-    local addr=$1 port i
+    local addr=$1 port i low
+    read -r low _ </proc/sys/net/ipv4/ip_local_port_range || low=32768
+    ((low > 12000)) || low=32768
     for ((i = 0; i < 200; i++)); do
-        port=$((20000 + RANDOM % 40000))
-        if [[ -z $(ss -Hlntu "( sport = :$port )" 2>/dev/null) ]]; then
+        port=$((10000 + RANDOM % (low - 10000)))
+        if [[ -z $(ss -Hantu "( sport = :$port )" 2>/dev/null) ]]; then
             printf '%s\n' "$port"
             return 0
         fi

@@ -117,12 +117,15 @@ impl Drop for Server {
     }
 }
 
-/// A port free for both UDP and TCP on 127.0.0.1 right now.
+/// A port free for both UDP and TCP on 127.0.0.1 right now, taken below the kernel's
+/// ephemeral range (32768 and up by default) so that no client socket grabs it before
+/// the server binds it.
 fn free_port() -> Result<u16, String> {
-    for _ in 0..50 {
-        let udp = UdpSocket::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
-        let port = udp.local_addr().map_err(|e| e.to_string())?.port();
-        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+    for _ in 0..200 {
+        let port = 10000 + rand::random::<u16>() % 22000;
+        let udp = UdpSocket::bind(("127.0.0.1", port));
+        let tcp = std::net::TcpListener::bind(("127.0.0.1", port));
+        if udp.is_ok() && tcp.is_ok() {
             return Ok(port);
         }
     }
