@@ -317,3 +317,82 @@ fn restart_serves_the_stored_version_then_expires_and_recovers() {
     s1.shutdown();
     p.shutdown();
 }
+
+fn expire_of(m: &Message) -> Option<u32> {
+    match m.edns.as_ref()?.option(EdnsCode::Expire)? {
+        EdnsOption::Unknown(_, d) => Some(u32::from_be_bytes([
+            *d.first()?,
+            *d.get(1)?,
+            *d.get(2)?,
+            *d.get(3)?,
+        ])),
+        _ => None,
+    }
+}
+
+fn ask_expire(port: u16) -> Message {
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let mut m = Message::new(rand_id(), MessageType::Query, OpCode::Query);
+    m.add_query(Query::query(name(), RecordType::SOA));
+    let mut e = Edns::new();
+    e.options_mut().insert(EdnsOption::Unknown(9, Vec::new()));
+    m.set_edns(e);
+    sock.send_to(&m.to_vec().unwrap(), addr(port)).unwrap();
+    let mut buf = [0u8; 4096];
+    let (n, _) = sock.recv_from(&mut buf).unwrap();
+    Message::from_vec(&buf[..n]).unwrap()
+}
+
+#[test]
+fn tsig_signed_transfers_and_edns_expire() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("prop.test.zone"), zone_text(1, 1, SLOW)).unwrap();
+    let key = zonecast::tsig::TsigKey::new(
+        "xfr-key",
+        "hmac-sha256",
+        "HBTIcN60WFRgfrtyKSz1IV6f4uewPe77pgSH/EQ3bRk=",
+    )
+    .unwrap();
+    let (pp, p1) = (free_port(), free_port());
+    let mut pc = primary(d, pp, &[p1]);
+    let mut sc = secondary(d, "s1", p1, pp, &[]);
+    for c in [&mut pc, &mut sc] {
+        c.keys = vec![key.clone()];
+        c.zones[0].tsig_key = Some(key.name.clone());
+    }
+    let p = start(&pc);
+    let s1 = start(&sc);
+    wait_serial(p1, 1);
+    assert_eq!(last_kind(&s1), "axfr");
+
+    // An unsigned transfer request is refused when the zone requires the key.
+    let mut req = Message::new(rand_id(), MessageType::Query, OpCode::Query);
+    req.add_query(Query::query(name(), RecordType::AXFR));
+    let wire = req.to_vec().unwrap();
+    let mut tcp = std::net::TcpStream::connect(addr(pp)).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    use std::io::{Read, Write};
+    tcp.write_all(&(wire.len() as u16).to_be_bytes()).unwrap();
+    tcp.write_all(&wire).unwrap();
+    let mut len = [0u8; 2];
+    tcp.read_exact(&mut len).unwrap();
+    let mut buf = vec![0u8; usize::from(u16::from_be_bytes(len))];
+    tcp.read_exact(&mut buf).unwrap();
+    let resp = Message::from_vec(&buf).unwrap();
+    assert_eq!(resp.metadata.response_code, ResponseCode::NotAuth);
+    assert!(resp.answers.is_empty());
+
+    // EXPIRE: the primary answers its SOA EXPIRE, the secondary the time it has left.
+    assert_eq!(expire_of(&ask_expire(pp)), Some(86400));
+    let left = expire_of(&ask_expire(p1)).expect("the secondary answers EXPIRE");
+    assert!(left <= 86400 && left > 86000, "{left}");
+    // Without the option, none comes back.
+    assert_eq!(
+        ask(p1, ZONE, RecordType::SOA).and_then(|m| expire_of(&m)),
+        None
+    );
+    s1.shutdown();
+    p.shutdown();
+}

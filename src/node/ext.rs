@@ -212,8 +212,10 @@ impl PropagationExtension {
         }
     }
 
-    /// An SOA query for one of our apexes that asks for EXPIRE gets it.
-    fn soa_with_expire(
+    /// Queries the plain path cannot finish: an SOA query that asks for EXPIRE gets it,
+    /// and a TSIG-signed query (BIND signs its refresh SOA queries) gets a signed answer
+    /// or the RFC 8945 error. Anything else is left to the query path.
+    fn query_extras(
         &self,
         handler: &Handler,
         catalog: &Catalog,
@@ -221,25 +223,54 @@ impl PropagationExtension {
         info: &RequestInfo,
         out: &mut Vec<u8>,
     ) -> Option<Response> {
-        let state = self.zone(req)?;
-        let msg = Message::from_vec(req.bytes).ok()?;
-        if msg.edns.as_ref().and_then(expire::parse) != Some(ExpireOption::Requested) {
+        let arcount = u16::from_be_bytes([*req.bytes.get(10)?, *req.bytes.get(11)?]);
+        let maybe_signed = arcount > u16::from(req.edns.is_some());
+        let maybe_expire = req.qtype == RecordType::SOA && req.edns.is_some();
+        if !maybe_signed && !maybe_expire {
             return None;
+        }
+        let msg = Message::from_vec(req.bytes).ok()?;
+        let state = self.zone(req);
+        let wants_expire = state.is_some()
+            && req.qtype == RecordType::SOA
+            && msg.edns.as_ref().and_then(expire::parse) == Some(ExpireOption::Requested);
+        let signed = msg.signature.is_some();
+        if !wants_expire && !signed {
+            return None;
+        }
+        let mut signer = None;
+        if signed {
+            match admit(req.bytes, &msg, &self.shared.keyring, None, unix_now()) {
+                Admission::Allowed(s) => signer = s,
+                Admission::Reject(rcode) => {
+                    handler.write_error(req, info, rcode, out);
+                    return Some(Response::Message);
+                }
+                Admission::TsigError(w) => {
+                    out.clear();
+                    out.extend_from_slice(&w);
+                    return Some(Response::Message);
+                }
+            }
         }
         let answer = engine::resolve(catalog, &req.qname, req.qtype, req.qclass);
         handler.write_answer(req, info, &answer, out);
-        if answer.rcode != ResponseCode::NoError {
-            return Some(Response::Message);
-        }
-        let value = state.expire_value(SystemTime::now())?;
-        let Ok(mut reply) = Message::from_vec(out) else {
-            return Some(Response::Message);
-        };
-        if let Some(e) = reply.edns.as_mut() {
+        let value = state
+            .filter(|_| wants_expire && answer.rcode == ResponseCode::NoError)
+            .and_then(|s| s.expire_value(SystemTime::now()));
+        if let Some(value) = value
+            && let Ok(mut reply) = Message::from_vec(out)
+            && let Some(e) = reply.edns.as_mut()
+        {
             expire::set(e, expire::value_option(value));
             if let Ok(w) = reply.to_vec() {
                 *out = w;
             }
+        }
+        if let Some(mut s) = signer
+            && let Err(e) = s.sign(out, unix_now())
+        {
+            tracing::warn!("answer to {}: cannot sign: {e}", info.peer);
         }
         Some(Response::Message)
     }
@@ -258,10 +289,7 @@ impl Extension for PropagationExtension {
             OpCode::Notify => Some(self.notify(handler, req, info, out)),
             OpCode::Query => match req.qtype {
                 RecordType::AXFR | RecordType::IXFR => self.transfer(handler, req, info, out),
-                RecordType::SOA if req.edns.is_some() => {
-                    self.soa_with_expire(handler, catalog, req, info, out)
-                }
-                _ => None,
+                _ => self.query_extras(handler, catalog, req, info, out),
             },
             _ => None,
         }
