@@ -249,20 +249,28 @@ fn axfr_when_the_primary_keeps_no_history() {
     let d = dir.path();
     let file = d.join("prop.test.zone");
     std::fs::write(&file, zone_text(1, 1, SLOW)).unwrap();
-    let (pp, p1) = (free_port(), free_port());
+    let (pp, p1, p2) = (free_port(), free_port(), free_port());
     let mut pc = primary(d, pp, &[p1]);
     pc.zones[0].journal.max_depth = Some(0);
     let p = start(&pc);
-    let s1 = start(&secondary(d, "s1", p1, pp, &[]));
-    wait_serial(p1, 1);
+    let s1 = start(&secondary(d, "s1", p1, pp, &[p2]));
+    let s2 = start(&secondary(d, "s2", p2, p1, &[]));
+    wait_serial(p2, 1);
     save_by_rename(&file, &zone_text(2, 2, SLOW));
     wait_serial(p1, 2);
+    wait_serial(p2, 2);
     assert_eq!(www(p1).as_deref(), Some("192.0.2.2"));
     // The secondary asked for IXFR; with no journal the primary answered with the zone.
     assert_eq!(status(&p)["journal"]["depth"], 0);
     assert_eq!(last_kind(&s1), "axfr");
-    s1.shutdown();
-    p.shutdown();
+    // The secondary journals what the full transfer changed, so its own secondary
+    // still gets an IXFR.
+    assert_eq!(status(&s1)["journal"]["depth"], 1);
+    assert_eq!(last_kind(&s2), "ixfr");
+    assert_eq!(www(p2).as_deref(), Some("192.0.2.2"));
+    for n in [s2, s1, p] {
+        n.shutdown();
+    }
 }
 
 fn ede(m: &Message) -> Option<u16> {
@@ -395,4 +403,101 @@ fn tsig_signed_transfers_and_edns_expire() {
     );
     s1.shutdown();
     p.shutdown();
+}
+
+/// A primary that answers SOA queries, refuses IXFR with NOTIMP and serves AXFR, for
+/// the secondary's fallback. Returns the count of IXFR requests seen.
+fn fake_primary(
+    port: u16,
+    serial: std::sync::Arc<std::sync::atomic::AtomicU32>,
+) -> std::sync::Arc<std::sync::atomic::AtomicU32> {
+    use std::io::{Read, Write};
+    use std::sync::atomic::Ordering;
+    let ixfrs = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let zone_of = |serial: u32| {
+        let text = zone_text(serial, serial as u8, SLOW);
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("z");
+        std::fs::write(&f, text).unwrap();
+        zonecast::zone::load::load_zone_file(&f, &name())
+            .unwrap()
+            .zone
+            .records_canonical()
+    };
+    let reply = |req: &Message| {
+        let mut r = Message::new(req.id, MessageType::Response, OpCode::Query);
+        r.metadata.authoritative = true;
+        r.queries = req.queries.clone();
+        r
+    };
+    let udp = UdpSocket::bind(addr(port)).unwrap();
+    let s = serial.clone();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok((n, from)) = udp.recv_from(&mut buf) {
+            let Ok(req) = Message::from_vec(&buf[..n]) else {
+                continue;
+            };
+            let mut r = reply(&req);
+            r.answers = zone_of(s.load(Ordering::SeqCst))
+                .into_iter()
+                .take(1)
+                .collect();
+            let _ = udp.send_to(&r.to_vec().unwrap(), from);
+        }
+    });
+    let tcp = TcpListener::bind(addr(port)).unwrap();
+    let (s, seen) = (serial, ixfrs.clone());
+    std::thread::spawn(move || {
+        for conn in tcp.incoming() {
+            let Ok(mut c) = conn else { continue };
+            let mut len = [0u8; 2];
+            if c.read_exact(&mut len).is_err() {
+                continue;
+            }
+            let mut buf = vec![0u8; usize::from(u16::from_be_bytes(len))];
+            if c.read_exact(&mut buf).is_err() {
+                continue;
+            }
+            let req = Message::from_vec(&buf).unwrap();
+            let mut r = reply(&req);
+            if req.queries[0].query_type() == RecordType::IXFR {
+                seen.fetch_add(1, Ordering::SeqCst);
+                r.metadata.response_code = ResponseCode::NotImp;
+            } else {
+                let recs = zone_of(s.load(Ordering::SeqCst));
+                r.answers = recs.clone();
+                r.answers.push(recs[0].clone());
+            }
+            let w = r.to_vec().unwrap();
+            let _ = c.write_all(&(w.len() as u16).to_be_bytes());
+            let _ = c.write_all(&w);
+        }
+    });
+    ixfrs
+}
+
+#[test]
+fn ixfr_refused_falls_back_to_axfr() {
+    use std::sync::atomic::Ordering;
+    let dir = tempfile::tempdir().unwrap();
+    let (pp, p1) = (free_port(), free_port());
+    let serial = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(1));
+    let ixfrs = fake_primary(pp, serial.clone());
+    let s1 = start(&secondary(dir.path(), "s1", p1, pp, &[]));
+    wait_serial(p1, 1);
+    serial.store(2, Ordering::SeqCst);
+    // `zonecast reload` on a secondary checks its primaries now.
+    let r = request_blocking(
+        s1.control_addr(),
+        &ControlRequest::Reload { zone: None },
+        Duration::from_secs(10),
+    )
+    .unwrap();
+    assert!(r.ok, "{r:?}");
+    wait_serial(p1, 2);
+    assert_eq!(www(p1).as_deref(), Some("192.0.2.2"));
+    assert_eq!(ixfrs.load(Ordering::SeqCst), 1, "IXFR was tried first");
+    assert_eq!(last_kind(&s1), "axfr");
+    s1.shutdown();
 }

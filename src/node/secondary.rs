@@ -19,7 +19,7 @@ use crate::secondary::{
 use crate::store::{self, Store, TimerState, TransferOutcome};
 use crate::xfr::client::XfrOutcome;
 use crate::zone::Zone;
-use crate::zone::diff::apply;
+use crate::zone::diff::{apply, diff};
 
 /// The SOA timers of a version.
 pub(super) fn soa_timers(zone: &Zone) -> Option<SoaTimers> {
@@ -63,7 +63,18 @@ fn commit(
         XfrOutcome::UpToDate { serial } => Err(format!("already at serial {serial}")),
         XfrOutcome::Full { records, .. } => {
             let zone = Zone::from_records(name.clone(), records).map_err(|e| e.to_string())?;
-            store.commit_full(&zone).map_err(|e| e.to_string())?;
+            // A full transfer onto an older version is committed as the difference, as
+            // Knot does: only changed RRsets are rewritten, and the journal keeps a step
+            // that our own secondaries can still fetch by IXFR.
+            match current.filter(|c| crate::serial::is_newer(zone.serial(), c.serial())) {
+                Some(base) => {
+                    let cs = diff(&base, &zone);
+                    store
+                        .commit_changeset(&cs, &zone)
+                        .map_err(|e| e.to_string())?;
+                }
+                None => store.commit_full(&zone).map_err(|e| e.to_string())?,
+            }
             record(
                 store,
                 name,
