@@ -390,6 +390,12 @@ also-notify = ["127.0.0.21:5300"]
         assert!(e.contains("a secondary needs `primaries`"), "{e}");
         let e = err("[[zone]]\nname = \"a.\"\nfile = \"a\"\ntsig-key = \"k\"\n");
         assert!(e.starts_with("node.toml:4:12: tsig-key: no [[key]]"), "{e}");
+        let e = err("[[zone]]\nname = \"a.\"\nfile = \"a\"\nprimaries = [\"127.0.0.1\"]\n");
+        assert!(e.contains("needs role = \"secondary\""), "{e}");
+        let e = err(
+            "[[zone]]\nname = \"a.\"\nfile = \"a\"\nrole = \"secondary\"\nprimaries = [\"127.0.0.1\"]\n",
+        );
+        assert!(e.contains("remove `file`"), "{e}");
         let e = err("control = \"192.0.2.1:1\"");
         assert!(e.starts_with("node.toml:1:11: control"), "{e}");
         let e = err("threads = 0");

@@ -180,16 +180,26 @@ impl RawZone {
                     format!("zone {name}: a secondary needs `primaries`"),
                 ));
             }
+            Role::Secondary if file.is_some() => {
+                return Err(invalid(
+                    name_at,
+                    format!(
+                        "zone {name}: a secondary keeps its copy in the data directory; \
+                         remove `file`"
+                    ),
+                ));
+            }
+            Role::Primary if !primaries.is_empty() => {
+                return Err(invalid(
+                    name_at,
+                    format!("zone {name}: `primaries` needs role = \"secondary\""),
+                ));
+            }
             _ => {}
         }
         let mut z = match role {
             Role::Primary => ZoneConfig::primary(name, file.unwrap_or_default()),
-            Role::Secondary => {
-                let mut z = ZoneConfig::secondary(name, primaries);
-                // A secondary may also keep a copy on disk one day; not yet.
-                z.file = file;
-                z
-            }
+            Role::Secondary => ZoneConfig::secondary(name, primaries),
         };
         let acl = |v: &Spanned<Vec<String>>, what: &str| {
             Acl::parse(v.get_ref()).map_err(|e| invalid(v.span().start, format!("{what}: {e}")))

@@ -32,10 +32,7 @@ pub(super) struct Loaded {
     pub message: String,
 }
 
-fn log_load_errors(zc: &ZoneConfig, e: &crate::zone::load::LoadErrors) -> String {
-    for d in &e.errors {
-        tracing::error!("zone {}: {d}", zc.name);
-    }
+fn load_error(zc: &ZoneConfig, e: &crate::zone::load::LoadErrors) -> String {
     format!("zone {}: {e}", zc.name)
 }
 
@@ -50,7 +47,7 @@ pub(super) fn load_and_commit(
     let Some(file) = &zc.file else {
         return Err(format!("zone {}: no file to load", zc.name));
     };
-    let loaded = load_zone_file(file, &zc.name).map_err(|e| log_load_errors(zc, &e))?;
+    let loaded = load_zone_file(file, &zc.name).map_err(|e| load_error(zc, &e))?;
     for w in &loaded.warnings {
         tracing::warn!("zone {}: {w}", zc.name);
     }
@@ -79,10 +76,7 @@ pub(super) fn load_and_commit(
         });
     };
     match prepare_edit(zc.serial_policy, current, &loaded.zone, now) {
-        Err(e) => {
-            tracing::error!("zone {}: {e}", zc.name);
-            Err(format!("zone {}: {e}", zc.name))
-        }
+        Err(e) => Err(format!("zone {}: {e}", zc.name)),
         Ok(EditOutcome::Unchanged) => Ok(Loaded {
             zone: None,
             files,
@@ -199,8 +193,9 @@ pub(super) async fn reload(
             Ok(l.message)
         }
         Err(e) => {
-            if let Some(z) = state.handle.current() {
-                tracing::warn!("{e}; still serving serial {}", z.serial());
+            match state.handle.current() {
+                Some(z) => tracing::error!("{e}; still serving serial {}", z.serial()),
+                None => tracing::error!("{e}"),
             }
             Err(e)
         }
