@@ -244,6 +244,22 @@ fn edit_reaches_two_tiers_by_notify_and_ixfr() {
 }
 
 #[test]
+fn primaries_are_tried_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("prop.test.zone"), zone_text(5, 5, SLOW)).unwrap();
+    let (dead, pp, p1) = (free_port(), free_port(), free_port());
+    let p = start(&primary(d, pp, &[]));
+    let mut sc = secondary(d, "s1", p1, dead, &[]);
+    sc.zones[0].primaries.push(addr(pp));
+    let s1 = start(&sc);
+    wait_serial(p1, 5);
+    assert_eq!(last_kind(&s1), "axfr");
+    s1.shutdown();
+    p.shutdown();
+}
+
+#[test]
 fn axfr_when_the_primary_keeps_no_history() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();

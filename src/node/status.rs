@@ -126,7 +126,11 @@ pub(crate) async fn live_status(shared: &Arc<Shared>, names: Vec<Name>) -> Resul
                     crate::config::Role::Primary => "primary",
                     crate::config::Role::Secondary => "secondary",
                 },
-                "expire_in_secs": z.expire_value(now),
+                // A secondary's time left before expiry (what it answers in EDNS EXPIRE).
+                "expire_in_secs": match z.config.role {
+                    crate::config::Role::Secondary => z.expire_value(now),
+                    crate::config::Role::Primary => None,
+                },
             });
         }
         out.push(v);
