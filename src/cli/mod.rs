@@ -3,12 +3,14 @@
 
 pub mod check;
 pub mod control;
+pub mod resolve;
 pub mod zone;
 
 use clap::{Parser, Subcommand};
 
 pub mod serve;
 pub mod watch;
+pub mod zone_edit;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -32,7 +34,7 @@ pub enum Command {
     Serve(ServeArgs),
     /// Watch a name propagate across authoritative servers and resolvers.
     Watch(watch::WatchArgs),
-    /// Inspect the zones a node keeps in its database.
+    /// Edit zone files, and inspect the zones a node keeps in its database.
     #[command(subcommand)]
     Zone(zone::ZoneCommand),
     /// Reload zone files on a running node (primaries), or refresh secondaries now.
@@ -40,6 +42,8 @@ pub enum Command {
     /// Control a running node.
     #[command(subcommand)]
     Node(control::NodeCommand),
+    /// Resolve a name iteratively from the root hints, printing the walk.
+    Resolve(resolve::ResolveArgs),
 }
 
 #[derive(Debug, clap::Args)]
