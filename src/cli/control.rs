@@ -16,8 +16,8 @@ const TIMEOUT: Duration = Duration::from_secs(60);
 /// Which node to talk to.
 #[derive(Debug, Clone, clap::Args)]
 pub struct NodeTarget {
-    /// The node's data directory (its `control` file names the endpoint). Default:
-    /// .zonecast/node.
+    /// The node's data directory (its `control` file names the endpoint). Default: the
+    /// only node with a control file under ./.zonecast.
     #[arg(long, value_name = "DIR", conflicts_with = "control")]
     pub data_dir: Option<PathBuf>,
     /// The control endpoint itself, ADDRESS:PORT.
@@ -26,28 +26,40 @@ pub struct NodeTarget {
 }
 
 impl NodeTarget {
-    /// The endpoint, or None when no node is running there.
+    /// The endpoint, or None when no node is running there. Without `--data-dir`, the
+    /// one node under `./.zonecast/` is meant (there is one per config or listen address).
     pub fn addr(&self) -> Option<SocketAddr> {
         if let Some(a) = self.control {
             return Some(a);
         }
-        let dir = self
-            .data_dir
-            .clone()
-            .unwrap_or_else(|| crate::node::default_data_dir(None));
-        control_addr_in(&dir)
+        match &self.data_dir {
+            Some(dir) => control_addr_in(dir),
+            None => {
+                let found: Vec<SocketAddr> = std::fs::read_dir(".zonecast")
+                    .ok()?
+                    .filter_map(|e| e.ok())
+                    .filter_map(|e| control_addr_in(&e.path()))
+                    .collect();
+                match found.as_slice() {
+                    [one] => Some(*one),
+                    _ => None,
+                }
+            }
+        }
     }
 
     fn require(&self) -> anyhow::Result<SocketAddr> {
         match self.addr() {
             Some(a) => Ok(a),
-            None => bail!(
-                "no running node found (no control file in {}; give --data-dir or --control)",
-                self.data_dir
-                    .clone()
-                    .unwrap_or_else(|| crate::node::default_data_dir(None))
-                    .display()
-            ),
+            None => match &self.data_dir {
+                Some(d) => bail!(
+                    "no running node found (no control file in {}; give --control)",
+                    d.display()
+                ),
+                None => bail!(
+                    "give --data-dir DIR or --control ADDR (no single node found under ./.zonecast)"
+                ),
+            },
         }
     }
 

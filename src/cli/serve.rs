@@ -1,9 +1,9 @@
 //! `zonecast serve`, and `zonecast` with no arguments: start a node (`crate::node`),
 //! wait for SIGINT/SIGTERM or `zonecast node stop`, stop cleanly.
 //!
-//! The data directory (SQLite store and the `control` file) is `data-dir` from the
-//! config, else `--data-dir`, else `.zonecast/<config stem>` beside the config file, or
-//! `.zonecast/node` in the current directory for the quick form. The no-argument demo
+//! The data directory (SQLite store and the `control` file) is `--data-dir`, else
+//! `data-dir` from the config, else `.zonecast/<config stem>` beside the config file, or
+//! `.zonecast/<first listen address>` in the current directory for the quick form. The no-argument demo
 //! keeps its store in a temporary directory removed at exit: it is a demo, and running it
 //! from anywhere should leave nothing behind.
 
@@ -80,14 +80,17 @@ pub fn node_config(args: &ServeArgs) -> anyhow::Result<NodeConfig> {
     if let Some(d) = &args.data_dir {
         cfg.data_dir = Some(d.clone());
     }
-    if cfg.data_dir.is_none() {
-        cfg.data_dir = Some(default_data_dir(args.config.as_deref()));
-    }
     if cfg.listen.is_empty() {
         bail!("nothing to listen on: give --listen ADDRESS:PORT or `listen` in the config");
     }
     if cfg.zones.is_empty() {
         bail!("no zones: give --zone NAME=FILE or [[zone]] entries in the config");
+    }
+    if cfg.data_dir.is_none() {
+        cfg.data_dir = Some(default_data_dir(
+            args.config.as_deref(),
+            cfg.listen.first().copied(),
+        ));
     }
     Ok(cfg)
 }

@@ -180,9 +180,11 @@ pub struct Node {
     _watcher: Option<watch::FileWatcher>,
 }
 
-/// The data directory: the configured one, else `.zonecast/<config stem>` beside the
-/// config file (`config_path`), else `.zonecast/node` in the current directory.
-pub fn default_data_dir(config_path: Option<&Path>) -> PathBuf {
+/// The default data directory: `.zonecast/<config stem>` beside the config file, or for
+/// the quick form (no config) `.zonecast/<first listen address>` in the current
+/// directory, so that several quick-form nodes started from one directory never share a
+/// store.
+pub fn default_data_dir(config_path: Option<&Path>, listen: Option<SocketAddr>) -> PathBuf {
     match config_path {
         Some(p) => {
             let dir = p.parent().unwrap_or(Path::new("."));
@@ -191,7 +193,13 @@ pub fn default_data_dir(config_path: Option<&Path>) -> PathBuf {
                 .map_or_else(|| "node".into(), |s| s.to_string_lossy().into_owned());
             dir.join(".zonecast").join(stem)
         }
-        None => PathBuf::from(".zonecast").join("node"),
+        None => {
+            let tag = listen.map_or_else(
+                || "node".to_string(),
+                |a| format!("{}-{}", a.ip(), a.port()).replace(':', "_"),
+            );
+            PathBuf::from(".zonecast").join(tag)
+        }
     }
 }
 
@@ -202,7 +210,7 @@ impl Node {
         let data_dir = cfg
             .data_dir
             .clone()
-            .unwrap_or_else(|| default_data_dir(None));
+            .unwrap_or_else(|| default_data_dir(None, cfg.listen.first().copied()));
         std::fs::create_dir_all(&data_dir)
             .map_err(io(format!("creating {}", data_dir.display())))?;
         let db = data_dir.join(DB_FILE_NAME);
