@@ -13,9 +13,33 @@
 //! tcp-max-connections = 512
 //! query-log = false
 //!
+//! data-dir = ".zonecast/ns1"  # SQLite store; default: .zonecast/<config file stem>
+//!                             # beside the config file
+//! control = "127.0.0.1:5399"  # loopback control endpoint; default: an ephemeral port,
+//!                             # written to DATA-DIR/control
+//! notify-port = 5300          # port for NOTIFY targets derived from NS records (53)
+//!
+//! [[key]]                     # as `tsig-keygen` / `keymgr -t` print it
+//! name = "xfr-key"
+//! algorithm = "hmac-sha256"
+//! secret = "base64..."
+//!
 //! [[zone]]
 //! name = "example.test."
 //! file = "zones/example.test.zone"   # relative to this file's directory
+//! allow-transfer = ["127.0.0.0/8"]   # default: loopback only
+//! also-notify = ["127.0.0.21:5300"]
+//! notify-delay = "0s"
+//! serial-policy = "increment"        # keep | increment | unixtime | dateserial
+//! journal-max-depth = 20
+//! journal-max-size = "2x"            # bytes (10M), a multiple of the zone, or unlimited
+//! tsig-key = "xfr-key"
+//!
+//! [[zone]]
+//! name = "other.test."
+//! role = "secondary"
+//! primaries = ["127.0.0.13:5300"]    # tried in order; port defaults to 53
+//! allow-notify = ["127.0.0.13"]      # default: the primaries' addresses
 //! ```
 
 use std::net::SocketAddr;
@@ -27,6 +51,11 @@ use hickory_proto::rr::Name;
 use serde::Deserialize;
 use thiserror::Error;
 use toml::Spanned;
+
+use crate::tsig::{TsigKey, TsigKeyConfig};
+
+mod zone;
+pub use zone::{Role, ZoneConfig, default_allow_transfer, parse_addr};
 
 /// Where a configuration came from, for error messages.
 fn location(text: &str, offset: usize) -> (usize, usize) {
@@ -64,19 +93,17 @@ struct RawConfig {
     tcp_max_connections: Option<usize>,
     #[serde(default)]
     query_log: bool,
+    data_dir: Option<PathBuf>,
+    notify_port: Option<u16>,
+    control: Option<Spanned<String>>,
     #[serde(default)]
-    zone: Vec<RawZone>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-struct RawZone {
-    name: Spanned<String>,
-    file: PathBuf,
+    key: Vec<Spanned<TsigKeyConfig>>,
+    #[serde(default)]
+    zone: Vec<zone::RawZone>,
 }
 
 /// A validated node configuration.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct NodeConfig {
     pub listen: Vec<SocketAddr>,
     /// UDP worker threads per address; `None` means one per core.
@@ -86,14 +113,14 @@ pub struct NodeConfig {
     pub tcp_idle_timeout: Duration,
     pub tcp_max_connections: usize,
     pub query_log: bool,
+    /// Where the node keeps its SQLite store and `control` file.
+    pub data_dir: Option<PathBuf>,
+    /// The port of NOTIFY targets taken from a zone's NS records.
+    pub notify_port: u16,
+    /// The control endpoint's address (loopback only); None picks a free port.
+    pub control: Option<SocketAddr>,
+    pub keys: Vec<TsigKey>,
     pub zones: Vec<ZoneConfig>,
-}
-
-/// One served zone.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ZoneConfig {
-    pub name: Name,
-    pub file: PathBuf,
 }
 
 pub const DEFAULT_UDP_PAYLOAD: u16 = 1232;
@@ -110,6 +137,10 @@ impl Default for NodeConfig {
             tcp_idle_timeout: DEFAULT_TCP_IDLE,
             tcp_max_connections: DEFAULT_TCP_MAX_CONNECTIONS,
             query_log: false,
+            data_dir: None,
+            notify_port: 53,
+            control: None,
+            keys: Vec::new(),
             zones: Vec::new(),
         }
     }
@@ -188,19 +219,45 @@ impl NodeConfig {
         if let Some(m) = raw.tcp_max_connections {
             cfg.tcp_max_connections = m;
         }
+        cfg.data_dir = raw.data_dir.map(|d| base.join(d));
+        if let Some(p) = raw.notify_port {
+            cfg.notify_port = p;
+        }
+        if let Some(c) = raw.control {
+            let addr = SocketAddr::from_str(c.get_ref())
+                .ok()
+                .filter(|a| a.ip().is_loopback())
+                .ok_or_else(|| {
+                    invalid(
+                        c.span().start,
+                        format!(
+                            "control: {:?} is not a loopback address with a port",
+                            c.get_ref()
+                        ),
+                    )
+                })?;
+            cfg.control = Some(addr);
+        }
+        for k in &raw.key {
+            let kc = k.get_ref();
+            let key = TsigKey::new(&kc.name, &kc.algorithm, &kc.secret)
+                .map_err(|e| invalid(k.span().start, format!("key {}: {e}", kc.name)))?;
+            cfg.keys.push(key);
+        }
         for z in raw.zone {
-            let name =
-                parse_zone_name(z.name.get_ref()).map_err(|m| invalid(z.name.span().start, m))?;
+            let at = z.name.span().start;
+            let name = parse_zone_name(z.name.get_ref()).map_err(|m| invalid(at, m))?;
             if cfg.zones.iter().any(|o| o.name == name) {
-                return Err(invalid(
-                    z.name.span().start,
-                    format!("zone {name} is listed twice"),
-                ));
+                return Err(invalid(at, format!("zone {name} is listed twice")));
             }
-            cfg.zones.push(ZoneConfig {
-                name,
-                file: base.join(z.file),
-            });
+            let key_at = z.tsig_key.as_ref().map_or(at, |k| k.span().start);
+            let zc = z.validate(name, base, &invalid)?;
+            if let Some(k) = &zc.tsig_key
+                && !cfg.keys.iter().any(|key| key.name == *k)
+            {
+                return Err(invalid(key_at, format!("tsig-key: no [[key]] named {k}")));
+            }
+            cfg.zones.push(zc);
         }
         Ok(cfg)
     }
@@ -246,10 +303,53 @@ file = "/abs/root.zone"
         assert!(cfg.query_log);
         assert_eq!(cfg.zones[0].name.to_string(), "example.test.");
         assert_eq!(
-            cfg.zones[0].file,
-            Path::new("/etc/zc/zones/example.test.zone")
+            cfg.zones[0].file.as_deref(),
+            Some(Path::new("/etc/zc/zones/example.test.zone"))
         );
-        assert_eq!(cfg.zones[1].file, Path::new("/abs/root.zone"));
+        assert_eq!(
+            cfg.zones[1].file.as_deref(),
+            Some(Path::new("/abs/root.zone"))
+        );
+        assert_eq!(cfg.zones[0].role, Role::Primary);
+    }
+
+    #[test]
+    fn secondary_zone() {
+        let cfg = parse(
+            r#"
+data-dir = "state"
+notify-port = 5300
+control = "127.0.0.1:5399"
+[[key]]
+name = "k1"
+secret = "c2VjcmV0c2VjcmV0c2VjcmV0"
+[[zone]]
+name = "example.test"
+primaries = ["127.0.0.13:5300", "127.0.0.14"]
+tsig-key = "k1"
+journal-max-depth = 5
+journal-max-size = "1M"
+notify-delay = "50ms"
+also-notify = ["127.0.0.21:5300"]
+"#,
+        )
+        .unwrap();
+        let z = &cfg.zones[0];
+        assert_eq!(z.role, Role::Secondary);
+        assert_eq!(z.primaries[1], "127.0.0.14:53".parse().unwrap());
+        assert!(z.allow_notify.allows("127.0.0.14".parse().unwrap()));
+        assert!(!z.allow_notify.allows("127.0.0.15".parse().unwrap()));
+        assert!(z.allow_transfer.allows("127.0.0.99".parse().unwrap()));
+        assert!(!z.allow_transfer.allows("192.0.2.1".parse().unwrap()));
+        assert_eq!(z.journal.max_depth, Some(5));
+        assert_eq!(z.notify_delay, Duration::from_millis(50));
+        assert_eq!(
+            z.tsig_key.as_ref().map(|k| k.to_string()).as_deref(),
+            Some("k1.")
+        );
+        assert_eq!(cfg.data_dir.as_deref(), Some(Path::new("/etc/zc/state")));
+        assert_eq!(cfg.notify_port, 5300);
+        assert_eq!(cfg.control, Some("127.0.0.1:5399".parse().unwrap()));
     }
 
     #[test]
@@ -267,7 +367,7 @@ file = "/abs/root.zone"
     fn errors_name_line_and_column() {
         assert_eq!(
             err("listen = []\nlisten-on = 1\n"),
-            "node.toml:2:1: unknown field `listen-on`, expected one of `listen`, `threads`, `nsid`, `udp-payload`, `tcp-idle-timeout`, `tcp-max-connections`, `query-log`, `zone`"
+            "node.toml:2:1: unknown field `listen-on`, expected one of `listen`, `threads`, `nsid`, `udp-payload`, `tcp-idle-timeout`, `tcp-max-connections`, `query-log`, `data-dir`, `notify-port`, `control`, `key`, `zone`"
         );
         let e = err("listen = [\"127.0.0.1\"]");
         assert!(
@@ -284,8 +384,20 @@ file = "/abs/root.zone"
             e.starts_with("node.toml:5:8: zone a. is listed twice"),
             "{e}"
         );
-        let e = err("[[zone]]\nname = \"a.\"\nfile = \"a\"\nrole = \"x\"\n");
-        assert!(e.starts_with("node.toml:4:1: unknown field `role`"), "{e}");
+        let e = err("[[zone]]\nname = \"a.\"\nfile = \"a\"\nrolle = \"x\"\n");
+        assert!(e.starts_with("node.toml:4:1: unknown field `rolle`"), "{e}");
+        let e = err("[[zone]]\nname = \"a.\"\nrole = \"secondary\"\n");
+        assert!(e.contains("a secondary needs `primaries`"), "{e}");
+        let e = err("[[zone]]\nname = \"a.\"\nfile = \"a\"\ntsig-key = \"k\"\n");
+        assert!(e.starts_with("node.toml:4:12: tsig-key: no [[key]]"), "{e}");
+        let e = err("[[zone]]\nname = \"a.\"\nfile = \"a\"\nprimaries = [\"127.0.0.1\"]\n");
+        assert!(e.contains("needs role = \"secondary\""), "{e}");
+        let e = err(
+            "[[zone]]\nname = \"a.\"\nfile = \"a\"\nrole = \"secondary\"\nprimaries = [\"127.0.0.1\"]\n",
+        );
+        assert!(e.contains("remove `file`"), "{e}");
+        let e = err("control = \"192.0.2.1:1\"");
+        assert!(e.starts_with("node.toml:1:11: control"), "{e}");
         let e = err("threads = 0");
         assert!(e.starts_with("node.toml:1:11: threads"), "{e}");
         let e = err("listen = [");

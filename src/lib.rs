@@ -8,7 +8,9 @@
 pub mod catalog;
 pub mod cli;
 pub mod config;
+pub mod control;
 pub mod engine;
+pub mod node;
 pub mod notify;
 pub mod resolver;
 pub mod secondary;

@@ -23,6 +23,14 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             zonecast::cli::resolve::run(&args)?;
             0
         }
+        Some(Command::Reload(args)) => {
+            zonecast::cli::control::reload(&args)?;
+            0
+        }
+        Some(Command::Node(cmd)) => {
+            zonecast::cli::control::node(&cmd)?;
+            0
+        }
         Some(Command::Serve(args)) => {
             serve::run(&args)?;
             0

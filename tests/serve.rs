@@ -40,7 +40,8 @@ fn serves_zones_from_a_config_file() {
         "listen = [\"127.0.0.1:0\"]\nthreads = 1\ntcp-idle-timeout = \"1s\"\n\n[[zone]]\nname = \"cfg.test\"\nfile = \"cfg.test.zone\"\n",
     )
     .unwrap();
-    let cfg = NodeConfig::load(&cfg_path).unwrap();
+    let mut cfg = NodeConfig::load(&cfg_path).unwrap();
+    cfg.data_dir = Some(dir.path().join("data"));
     let server = serve::start(&cfg).unwrap();
     let m = ask(server.local_addrs()[0], "host.cfg.test.", RecordType::A);
     assert_eq!(m.metadata.response_code, ResponseCode::NoError);
@@ -54,12 +55,13 @@ fn serves_zones_from_a_config_file() {
 #[test]
 fn bad_zone_file_fails_start() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = NodeConfig::parse(
+    let mut cfg = NodeConfig::parse(
         "listen = [\"127.0.0.1:0\"]\n[[zone]]\nname = \"missing.test\"\nfile = \"nope.zone\"\n",
         "node.toml",
         dir.path(),
     )
     .unwrap();
+    cfg.data_dir = Some(dir.path().join("data"));
     let err = serve::start(&cfg)
         .err()
         .expect("start must fail")

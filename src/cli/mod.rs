@@ -2,6 +2,7 @@
 //! subcommand. Errors here are `anyhow`; everything below is typed.
 
 pub mod check;
+pub mod control;
 pub mod resolve;
 pub mod zone;
 
@@ -38,6 +39,11 @@ pub enum Command {
     Zone(zone::ZoneCommand),
     /// Resolve a name iteratively from the root hints, printing the walk.
     Resolve(resolve::ResolveArgs),
+    /// Reload zone files on a running node (primaries), or refresh secondaries now.
+    Reload(control::ReloadArgs),
+    /// Control a running node.
+    #[command(subcommand)]
+    Node(control::NodeCommand),
 }
 
 #[derive(Debug, clap::Args)]
@@ -73,4 +79,8 @@ pub struct ServeArgs {
     /// Log every query (target zonecast::query).
     #[arg(long)]
     pub query_log: bool,
+    /// Where the node keeps its SQLite store and `control` file (default: `data-dir` in
+    /// the config, else .zonecast/<config name> beside it, else .zonecast/node).
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<std::path::PathBuf>,
 }

@@ -1,18 +1,20 @@
-//! `zonecast serve`, and `zonecast` with no arguments: load the zones, start the
-//! server, wait for SIGINT/SIGTERM, stop cleanly.
+//! `zonecast serve`, and `zonecast` with no arguments: start a node (`crate::node`),
+//! wait for SIGINT/SIGTERM or `zonecast node stop`, stop cleanly.
+//!
+//! The data directory (SQLite store and the `control` file) is `data-dir` from the
+//! config, else `--data-dir`, else `.zonecast/<config stem>` beside the config file, or
+//! `.zonecast/node` in the current directory for the quick form. The no-argument demo
+//! keeps its store in a temporary directory removed at exit: it is a demo, and running it
+//! from anywhere should leave nothing behind.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use arc_swap::ArcSwap;
 
 use super::ServeArgs;
-use crate::catalog::{Catalog, ZoneHandle};
 use crate::config::{NodeConfig, ZoneConfig, parse_zone_name};
-use crate::server::{Handler, HandlerConfig, ListenConfig, Server, TcpOptions};
-use crate::zone::load::load_zone_file;
+use crate::node::{Node, NodeOptions, default_data_dir};
 
 /// The shipped demo hierarchy: (origin, file name, text). Embedded so the no-argument
 /// mode works from any directory.
@@ -62,10 +64,8 @@ pub fn node_config(args: &ServeArgs) -> anyhow::Result<NodeConfig> {
             bail!("--zone {z:?}: expected NAME=FILE");
         };
         let name = parse_zone_name(name).map_err(|e| anyhow::anyhow!("--zone {z:?}: {e}"))?;
-        cfg.zones.push(ZoneConfig {
-            name,
-            file: PathBuf::from(file),
-        });
+        cfg.zones
+            .push(ZoneConfig::primary(name, PathBuf::from(file)));
     }
     if let Some(t) = args.threads {
         if t == 0 {
@@ -77,6 +77,12 @@ pub fn node_config(args: &ServeArgs) -> anyhow::Result<NodeConfig> {
         cfg.nsid = args.nsid.clone();
     }
     cfg.query_log |= args.query_log;
+    if let Some(d) = &args.data_dir {
+        cfg.data_dir = Some(d.clone());
+    }
+    if cfg.data_dir.is_none() {
+        cfg.data_dir = Some(default_data_dir(args.config.as_deref()));
+    }
     if cfg.listen.is_empty() {
         bail!("nothing to listen on: give --listen ADDRESS:PORT or `listen` in the config");
     }
@@ -86,82 +92,27 @@ pub fn node_config(args: &ServeArgs) -> anyhow::Result<NodeConfig> {
     Ok(cfg)
 }
 
-/// Loads every configured zone, reporting all failures, not just the first.
-pub fn load_catalog(zones: &[ZoneConfig]) -> anyhow::Result<Catalog> {
-    let mut catalog = Catalog::new();
-    let mut failures = Vec::new();
-    for z in zones {
-        match load_zone_file(&z.file, &z.name) {
-            Ok(loaded) => {
-                for w in &loaded.warnings {
-                    tracing::warn!("{w}");
-                }
-                tracing::info!(
-                    "zone {}: loaded serial {} ({} records) from {}",
-                    z.name,
-                    loaded.zone.serial(),
-                    loaded.zone.record_count(),
-                    z.file.display()
-                );
-                catalog.insert(Arc::new(ZoneHandle::new(
-                    z.name.clone(),
-                    Some(Arc::new(loaded.zone)),
-                )));
-            }
-            Err(e) => failures.push(format!("zone {}: {e}", z.name)),
-        }
-    }
-    if !failures.is_empty() {
-        bail!("{}", failures.join("\n"));
-    }
-    Ok(catalog)
-}
-
-fn handler_config(cfg: &NodeConfig) -> HandlerConfig {
-    HandlerConfig {
-        udp_payload: cfg.udp_payload,
-        nsid: cfg.nsid.as_ref().map(|s| s.as_bytes().to_vec()),
-        query_log: cfg.query_log,
-    }
-}
-
-fn listen_config(cfg: &NodeConfig, addrs: Vec<SocketAddr>) -> ListenConfig {
-    ListenConfig {
-        addrs,
-        udp_threads: cfg.threads.unwrap_or_else(default_threads),
-        tcp: TcpOptions {
-            idle_timeout: cfg.tcp_idle_timeout,
-            max_connections: cfg.tcp_max_connections,
-        },
-    }
-}
-
-fn default_threads() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
-}
-
-/// Loads the zones and starts serving on every configured address.
-pub fn start(cfg: &NodeConfig) -> anyhow::Result<Server> {
-    let catalog = load_catalog(&cfg.zones)?;
-    let handler = Arc::new(Handler::new(
-        Arc::new(ArcSwap::from_pointee(catalog)),
-        handler_config(cfg),
-    ));
-    Server::start(&listen_config(cfg, cfg.listen.clone()), handler)
-        .with_context(|| format!("cannot listen on {:?}", cfg.listen))
+/// Starts a node for `cfg` (its `data_dir` should be set; see the module doc).
+pub fn start(cfg: &NodeConfig) -> anyhow::Result<Node> {
+    Ok(Node::start(cfg, NodeOptions::default())?)
 }
 
 /// `zonecast serve ...`: runs until SIGINT or SIGTERM.
 pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
     let cfg = node_config(args)?;
     let signals = Signals::install()?;
-    let server = start(&cfg)?;
-    for a in server.local_addrs() {
+    let node = start(&cfg)?;
+    for a in node.local_addrs() {
         tracing::info!("serving {} zones on {a} (UDP and TCP)", cfg.zones.len());
     }
-    signals.wait();
+    tracing::info!(
+        "data in {}, control endpoint {}",
+        node.data_dir().display(),
+        node.control_addr()
+    );
+    signals.wait(node.stopped());
     tracing::info!("stopping");
-    server.shutdown();
+    node.shutdown();
     Ok(())
 }
 
@@ -173,35 +124,42 @@ pub fn run_default() -> anyhow::Result<()> {
     let zones: Vec<ZoneConfig> = SHIPPED
         .iter()
         .map(|(origin, file, _)| {
-            Ok(ZoneConfig {
-                name: parse_zone_name(origin).map_err(anyhow::Error::msg)?,
-                file: dir.join(file),
-            })
+            Ok(ZoneConfig::primary(
+                parse_zone_name(origin).map_err(anyhow::Error::msg)?,
+                dir.join(file),
+            ))
         })
         .collect::<anyhow::Result<_>>()?;
-    let loaded = load_catalog(&zones);
-    if let Some(t) = temp {
-        let _ = std::fs::remove_dir_all(t);
-    }
-    let catalog = Arc::new(ArcSwap::from_pointee(loaded?));
-    let cfg = NodeConfig {
-        zones,
-        ..NodeConfig::default()
+    let data = std::env::temp_dir().join(format!("zonecast-demo-{}", std::process::id()));
+    let cleanup = || {
+        let _ = std::fs::remove_dir_all(&data);
+        if let Some(t) = &temp {
+            let _ = std::fs::remove_dir_all(t);
+        }
     };
-    let handler = Arc::new(Handler::new(catalog, handler_config(&cfg)));
     let mut last_err = None;
     let mut server = None;
     for port in DEMO_PORT..DEMO_PORT + DEMO_PORT_TRIES {
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        match Server::start(&listen_config(&cfg, vec![addr]), handler.clone()) {
+        let cfg = NodeConfig {
+            zones: zones.clone(),
+            listen: vec![SocketAddr::from(([127, 0, 0, 1], port))],
+            data_dir: Some(data.clone()),
+            ..NodeConfig::default()
+        };
+        match Node::start(&cfg, NodeOptions::default()) {
             Ok(s) => {
                 server = Some(s);
                 break;
             }
-            Err(e) => last_err = Some(e),
+            Err(e @ crate::node::NodeError::Io { .. }) => last_err = Some(e),
+            Err(e) => {
+                cleanup();
+                return Err(e.into());
+            }
         }
     }
     let Some(server) = server else {
+        cleanup();
         bail!(
             "no free port in {DEMO_PORT}..{}: {}",
             DEMO_PORT + DEMO_PORT_TRIES,
@@ -219,8 +177,9 @@ pub fn run_default() -> anyhow::Result<()> {
         }
     );
     println!("try: dig @127.0.0.1 -p {port} www.example.test");
-    signals.wait();
+    signals.wait(server.stopped());
     server.shutdown();
+    cleanup();
     Ok(())
 }
 
@@ -264,12 +223,13 @@ impl Signals {
         Ok(Signals { rt, int, term })
     }
 
-    /// Blocks until SIGINT or SIGTERM.
-    fn wait(mut self) {
+    /// Blocks until SIGINT, SIGTERM or `stopped` (the node was told to stop).
+    fn wait(mut self, stopped: impl std::future::Future<Output = ()>) {
         self.rt.block_on(async {
             tokio::select! {
                 _ = self.int.recv() => {}
                 _ = self.term.recv() => {}
+                _ = stopped => {}
             }
         });
     }

@@ -4,7 +4,7 @@
 //! block the writer) and shows the last committed state.
 
 use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::{Duration, SystemTime};
 
@@ -12,6 +12,7 @@ use anyhow::{Context, bail};
 use hickory_proto::rr::Name;
 use serde_json::{Value, json};
 
+use crate::control::{ControlRequest, request_blocking};
 use crate::store::{DB_FILE_NAME, Store, ZoneStatus};
 
 #[derive(Debug, clap::Subcommand)]
@@ -33,9 +34,12 @@ pub struct StatusArgs {
     /// current directory.
     #[arg(long, value_name = "DIR", conflicts_with = "db")]
     pub data_dir: Option<PathBuf>,
-    /// The database file itself.
+    /// The database file itself (always read directly, never via a live node).
     #[arg(long, value_name = "FILE")]
     pub db: Option<PathBuf>,
+    /// A live node's control endpoint (default: the one named in DIR/control).
+    #[arg(long, value_name = "ADDR", conflicts_with = "db")]
+    pub control: Option<std::net::SocketAddr>,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -66,8 +70,88 @@ impl StatusArgs {
     }
 }
 
-/// Renders `zonecast zone status` output; `now` is used for "expires in".
+/// Asks the running node, if there is one, for its live status.
+fn live(args: &StatusArgs) -> Option<Value> {
+    if args.db.is_some() {
+        return None;
+    }
+    let addr = args.control.or_else(|| {
+        crate::node::control_addr_in(args.data_dir.as_deref().unwrap_or(Path::new(".")))
+    })?;
+    let req = ControlRequest::ZoneStatus {
+        zone: args.zone.clone(),
+    };
+    match request_blocking(addr, &req, Duration::from_secs(10)) {
+        Ok(r) if r.ok => Some(r.data),
+        Ok(r) => Some(json!({ "error": r.message })),
+        Err(e) => {
+            tracing::debug!("no live node at {addr} ({e}); reading the database");
+            None
+        }
+    }
+}
+
+/// Renders a live node's answer (the JSON of [`to_json`] plus a `live` object).
+fn render_live(args: &StatusArgs, v: Value) -> anyhow::Result<String> {
+    if let Some(e) = v.get("error") {
+        bail!("{}", e.as_str().unwrap_or("the node refused"));
+    }
+    let zones = v.as_array().cloned().unwrap_or_default();
+    if args.json {
+        let v = match (&args.zone, zones.as_slice()) {
+            (Some(_), [one]) => one.clone(),
+            _ => Value::Array(zones),
+        };
+        return Ok(format!("{}\n", serde_json::to_string_pretty(&v)?));
+    }
+    let s = |v: &Value| match v {
+        Value::Null => "-".to_string(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<24} {:<9} {:<11} {:<8} {:<10} LAST TRANSFER",
+        "ZONE", "ROLE", "SERIAL", "EXPIRED", "JOURNAL"
+    );
+    for z in &zones {
+        let lt = &z["last_transfer"];
+        let last = if lt.is_null() {
+            "-".to_string()
+        } else {
+            format!(
+                "{} {} serial {} at {}",
+                s(&lt["kind"]),
+                if lt["ok"] == Value::Bool(true) {
+                    "ok".to_string()
+                } else {
+                    format!("failed ({})", s(&lt["error"]))
+                },
+                s(&lt["serial"]),
+                s(&lt["at"])
+            )
+        };
+        let _ = writeln!(
+            out,
+            "{:<24} {:<9} {:<11} {:<8} {:<10} {last}",
+            s(&z["zone"]),
+            s(&z["live"]["role"]),
+            s(&z["live"]["served_serial"]),
+            s(&z["live"]["expired"]),
+            s(&z["journal"]["depth"]),
+        );
+    }
+    Ok(out)
+}
+
+/// Renders `zonecast zone status` output; `now` is used for "expires in". A running
+/// node is asked first (it knows what it serves right now); without one the database is
+/// read directly.
 pub fn status(args: &StatusArgs, now: SystemTime) -> anyhow::Result<String> {
+    if let Some(v) = live(args) {
+        return render_live(args, v);
+    }
     let path = args.db_path();
     if !path.exists() {
         bail!(
@@ -221,7 +305,8 @@ fn detail(s: &ZoneStatus, now: SystemTime) -> String {
     out
 }
 
-fn to_json(s: &ZoneStatus, now: SystemTime) -> Value {
+/// The JSON form of a zone's status, shared with the live node's control endpoint.
+pub fn to_json(s: &ZoneStatus, now: SystemTime) -> Value {
     json!({
         "zone": s.name,
         "role": s.role,
@@ -261,6 +346,7 @@ mod tests {
         StatusArgs {
             data_dir: None,
             db: Some(db),
+            control: None,
             json,
             zone: zone.map(str::to_string),
         }

@@ -118,7 +118,10 @@ pub fn locate_zone_file(
     if let Some(cfg) = config {
         let node = NodeConfig::load(cfg)?;
         return match node.zones.into_iter().find(|z| z.name == *zone) {
-            Some(z) => Ok(z.file),
+            Some(z) => match z.file {
+                Some(f) => Ok(f),
+                None => bail!("{}: zone {zone} has no file (a secondary?)", cfg.display()),
+            },
             None => bail!("{}: no [[zone]] named {zone}", cfg.display()),
         };
     }

@@ -1,0 +1,98 @@
+//! `zonecast reload` and `zonecast node stop`: commands for a running node, sent to its
+//! control endpoint (found through the `control` file in its data directory).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+
+use crate::control::{ControlRequest, ControlResponse, request_blocking};
+use crate::node::control_addr_in;
+
+/// How long a command may take (a reload of a large zone is the slow one).
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Which node to talk to.
+#[derive(Debug, Clone, clap::Args)]
+pub struct NodeTarget {
+    /// The node's data directory (its `control` file names the endpoint). Default:
+    /// .zonecast/node.
+    #[arg(long, value_name = "DIR", conflicts_with = "control")]
+    pub data_dir: Option<PathBuf>,
+    /// The control endpoint itself, ADDRESS:PORT.
+    #[arg(long, value_name = "ADDR")]
+    pub control: Option<SocketAddr>,
+}
+
+impl NodeTarget {
+    /// The endpoint, or None when no node is running there.
+    pub fn addr(&self) -> Option<SocketAddr> {
+        if let Some(a) = self.control {
+            return Some(a);
+        }
+        let dir = self
+            .data_dir
+            .clone()
+            .unwrap_or_else(|| crate::node::default_data_dir(None));
+        control_addr_in(&dir)
+    }
+
+    fn require(&self) -> anyhow::Result<SocketAddr> {
+        match self.addr() {
+            Some(a) => Ok(a),
+            None => bail!(
+                "no running node found (no control file in {}; give --data-dir or --control)",
+                self.data_dir
+                    .clone()
+                    .unwrap_or_else(|| crate::node::default_data_dir(None))
+                    .display()
+            ),
+        }
+    }
+
+    /// Sends a request; an error response becomes an error.
+    pub fn send(&self, req: &ControlRequest) -> anyhow::Result<ControlResponse> {
+        let addr = self.require()?;
+        let resp = request_blocking(addr, req, TIMEOUT)
+            .with_context(|| format!("control endpoint {addr}"))?;
+        if !resp.ok {
+            bail!("{}", resp.message.unwrap_or_default());
+        }
+        Ok(resp)
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ReloadArgs {
+    #[command(flatten)]
+    pub target: NodeTarget,
+    /// Only this zone (every zone otherwise).
+    pub zone: Option<String>,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum NodeCommand {
+    /// Stop a running node.
+    Stop(NodeTarget),
+}
+
+pub fn reload(args: &ReloadArgs) -> anyhow::Result<()> {
+    let resp = args.target.send(&ControlRequest::Reload {
+        zone: args.zone.clone(),
+    })?;
+    if let Some(m) = resp.message {
+        println!("{m}");
+    }
+    Ok(())
+}
+
+pub fn node(cmd: &NodeCommand) -> anyhow::Result<()> {
+    match cmd {
+        NodeCommand::Stop(t) => {
+            let resp = t.send(&ControlRequest::NodeStop)?;
+            println!("{}", resp.message.unwrap_or_default());
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,251 @@
+//! A primary zone: load the file, diff it against the stored version, commit, publish,
+//! announce. Triggered at start, by the file watcher, SIGHUP and `zonecast reload`.
+//!
+//! The order is the whole point (design principle 3): the version and its changeset are
+//! committed in one transaction before `publish`, and NOTIFY goes out after `publish`, so a
+//! secondary that reacts at once is served the version it was told about, and a crash at
+//! any point leaves a store that agrees with what was announced.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::mpsc;
+
+use super::watch::WatchHandle;
+use super::{Shared, ZoneEvent, ZoneState, notifier::NotifyCommand};
+use crate::config::ZoneConfig;
+use crate::notify::notify_targets;
+use crate::store::{Store, TransferKind, TransferOutcome};
+use crate::zone::Zone;
+use crate::zone::edit::{EditOutcome, prepare_edit};
+use crate::zone::load::load_zone_file;
+
+/// How long file events are gathered before a reload: editors write a file in several
+/// steps (truncate, write, rename), and one reload should see the last one.
+const DEBOUNCE: Duration = Duration::from_millis(20);
+
+/// The result of one load.
+pub(super) struct Loaded {
+    /// The version to publish, when it changed.
+    pub zone: Option<Arc<Zone>>,
+    pub files: Vec<std::path::PathBuf>,
+    pub message: String,
+}
+
+fn load_error(zc: &ZoneConfig, e: &crate::zone::load::LoadErrors) -> String {
+    format!("zone {}: {e}", zc.name)
+}
+
+/// Loads the file and commits what changed against `current` (the served version, or the
+/// stored one at start). Blocking: runs on the store thread.
+pub(super) fn load_and_commit(
+    store: &mut Store,
+    zc: &ZoneConfig,
+    current: Option<&Zone>,
+    now: SystemTime,
+) -> Result<Loaded, String> {
+    let Some(file) = &zc.file else {
+        return Err(format!("zone {}: no file to load", zc.name));
+    };
+    let loaded = load_zone_file(file, &zc.name).map_err(|e| load_error(zc, &e))?;
+    for w in &loaded.warnings {
+        tracing::warn!("zone {}: {w}", zc.name);
+    }
+    let files = loaded.files.clone();
+    let record = |store: &mut Store, serial: u32| {
+        let outcome = TransferOutcome {
+            kind: TransferKind::Load,
+            at: now,
+            serial: Some(serial),
+            error: None,
+        };
+        if let Err(e) = store.record_transfer(&zc.name, &outcome) {
+            tracing::warn!("zone {}: recording the load: {e}", zc.name);
+        }
+    };
+    let Some(current) = current else {
+        store
+            .commit_full(&loaded.zone)
+            .map_err(|e| format!("zone {}: committing: {e}", zc.name))?;
+        let serial = loaded.zone.serial();
+        record(store, serial);
+        return Ok(Loaded {
+            zone: Some(Arc::new(loaded.zone)),
+            files,
+            message: format!("zone {}: loaded serial {serial}", zc.name),
+        });
+    };
+    match prepare_edit(zc.serial_policy, current, &loaded.zone, now) {
+        Err(e) => Err(format!("zone {}: {e}", zc.name)),
+        Ok(EditOutcome::Unchanged) => Ok(Loaded {
+            zone: None,
+            files,
+            message: format!("zone {}: unchanged (serial {})", zc.name, current.serial()),
+        }),
+        Ok(EditOutcome::New { zone, changeset }) => {
+            store
+                .commit_changeset(&changeset, &zone)
+                .map_err(|e| format!("zone {}: committing: {e}", zc.name))?;
+            record(store, zone.serial());
+            Ok(Loaded {
+                message: format!(
+                    "zone {}: serial {} -> {} ({} records changed)",
+                    zc.name,
+                    changeset.from_serial,
+                    changeset.to_serial,
+                    changeset.len().saturating_sub(2)
+                ),
+                zone: Some(zone),
+                files,
+            })
+        }
+    }
+}
+
+/// The start-up load: against the stored version if there is one, so that an edit made
+/// while the node was down becomes one journal step. If the file does not load but a
+/// stored version exists, that version is served.
+pub(super) fn initial_load(
+    store: &mut Store,
+    zc: &ZoneConfig,
+    now: SystemTime,
+) -> Result<(Arc<Zone>, Vec<std::path::PathBuf>), String> {
+    let stored = store
+        .load_zone(&zc.name)
+        .map_err(|e| format!("zone {}: reading the store: {e}", zc.name))?;
+    match load_and_commit(store, zc, stored.as_ref(), now) {
+        Ok(l) => {
+            tracing::info!("{}", l.message);
+            match (l.zone, stored) {
+                (Some(z), _) => Ok((z, l.files)),
+                (None, Some(s)) => Ok((Arc::new(s), l.files)),
+                (None, None) => Err(format!("zone {}: nothing loaded", zc.name)),
+            }
+        }
+        Err(e) => match stored {
+            Some(s) => {
+                tracing::warn!(
+                    "{e}; serving the stored serial {} until the file is fixed",
+                    s.serial()
+                );
+                Ok((Arc::new(s), Vec::new()))
+            }
+            None => Err(e),
+        },
+    }
+}
+
+/// Sends NOTIFY for the zone's current version to its NS (except ourselves and the SOA
+/// MNAME) and its `also-notify` list.
+pub(super) fn announce(shared: &Shared, state: &ZoneState) {
+    let Some(zone) = state.handle.current() else {
+        return;
+    };
+    let zc = &state.config;
+    let (targets, unresolved) =
+        notify_targets(&zone, &shared.own_ips, &zc.also_notify, shared.notify_port);
+    if !unresolved.is_empty() {
+        tracing::debug!(
+            "zone {}: NS without an address in the zone, not notified: {unresolved:?}",
+            zc.name
+        );
+    }
+    let Some(soa) = zone.soa().records().next() else {
+        return;
+    };
+    if targets.is_empty() {
+        return;
+    }
+    let _ = shared.notify.send(NotifyCommand {
+        zone: zc.name.clone(),
+        soa,
+        targets,
+        delay: zc.notify_delay,
+        key: shared.key(zc.tsig_key.as_ref()),
+    });
+}
+
+/// Reloads once: load and commit on the blocking pool, then publish, then announce.
+pub(super) async fn reload(
+    shared: &Arc<Shared>,
+    state: &Arc<ZoneState>,
+    watch: Option<&WatchHandle>,
+) -> Result<String, String> {
+    let zc = state.config.clone();
+    let current = state.handle.current();
+    let now = SystemTime::now();
+    let res = shared
+        .with_store(move |store| Ok(load_and_commit(store, &zc, current.as_deref(), now)))
+        .await
+        .map_err(|e| e.to_string())?;
+    match res {
+        Ok(l) => {
+            if let Some(z) = l.zone {
+                state.handle.publish(z);
+                announce(shared, state);
+                tracing::info!("{}", l.message);
+            } else {
+                tracing::debug!("{}", l.message);
+            }
+            if let Some(w) = watch {
+                w.set_files(state, &l.files);
+            }
+            Ok(l.message)
+        }
+        Err(e) => {
+            match state.handle.current() {
+                Some(z) => tracing::error!("{e}; still serving serial {}", z.serial()),
+                None => tracing::error!("{e}"),
+            }
+            Err(e)
+        }
+    }
+}
+
+pub(super) async fn run(
+    shared: Arc<Shared>,
+    state: Arc<ZoneState>,
+    mut rx: mpsc::UnboundedReceiver<ZoneEvent>,
+    watch: Option<WatchHandle>,
+) {
+    let mut stop = shared.stop.subscribe();
+    loop {
+        let ev = tokio::select! {
+            ev = rx.recv() => ev,
+            _ = stop.wait_for(|s| *s) => return,
+        };
+        let Some(ev) = ev else { return };
+        let mut replies = Vec::new();
+        match ev {
+            ZoneEvent::Notify { .. } => continue,
+            ZoneEvent::Reload { reply } => replies.extend(reply),
+            ZoneEvent::FileChanged => {
+                // Gather the burst of events one save makes.
+                while let Ok(Some(ev)) = tokio::time::timeout(DEBOUNCE, rx.recv()).await {
+                    if let ZoneEvent::Reload { reply } = ev {
+                        replies.extend(reply);
+                    }
+                }
+            }
+        }
+        let r = reload(&shared, &state, watch.as_ref()).await;
+        for reply in replies {
+            let _ = reply.send(r.clone());
+        }
+    }
+}
+
+/// SIGHUP reloads every primary zone, as `rndc reload` does.
+pub(super) async fn sighup(shared: Arc<Shared>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut hup) = signal(SignalKind::hangup()) else {
+        tracing::warn!("cannot install the SIGHUP handler");
+        return;
+    };
+    while hup.recv().await.is_some() {
+        tracing::info!("SIGHUP: reloading every primary zone");
+        for z in shared.zones.values() {
+            let _ = z.events.send(ZoneEvent::Reload { reply: None });
+        }
+    }
+}
