@@ -256,6 +256,21 @@ fn primaries_are_tried_in_order() {
     wait_serial(p1, 5);
     assert_eq!(last_kind(&s1), "axfr");
     s1.shutdown();
+
+    // `zonecast node stop` resolves the node's stop future (what `serve` waits on).
+    let r = request_blocking(
+        p.control_addr(),
+        &ControlRequest::NodeStop,
+        Duration::from_secs(10),
+    )
+    .unwrap();
+    assert!(r.ok, "{r:?}");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async { tokio::time::timeout(DEADLINE, p.stopped()).await })
+        .expect("the node reports the stop");
     p.shutdown();
 }
 

@@ -52,16 +52,15 @@ pub enum NodeError {
     Store(#[from] StoreError),
     #[error("{0}")]
     Zone(String),
-    #[error("{what}: {source}")]
-    Io {
-        what: String,
-        source: std::io::Error,
-    },
+    /// The error is printed, not chained as a source: `anyhow`'s `{:#}` would print it
+    /// twice.
+    #[error("{what}: {error}")]
+    Io { what: String, error: std::io::Error },
 }
 
 fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> NodeError {
     let what = what.into();
-    move |source| NodeError::Io { what, source }
+    move |error| NodeError::Io { what, error }
 }
 
 /// Things that happen to one zone, delivered to its task.
@@ -69,8 +68,9 @@ fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> NodeError {
 pub(crate) enum ZoneEvent {
     /// An accepted NOTIFY.
     Notify { from: IpAddr, serial: Option<u32> },
-    /// The zone file or one of its includes changed on disk.
-    FileChanged,
+    /// The zone file or one of its includes changed on disk; `complete` when the event
+    /// says the writer is done (closed after writing, or renamed into place).
+    FileChanged { complete: bool },
     /// SIGHUP or `zonecast reload`: the reply says what happened.
     Reload {
         reply: Option<oneshot::Sender<Result<String, String>>>,

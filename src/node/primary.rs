@@ -21,8 +21,11 @@ use crate::zone::edit::{EditOutcome, prepare_edit};
 use crate::zone::load::load_zone_file;
 
 /// How long file events are gathered before a reload: editors write a file in several
-/// steps (truncate, write, rename), and one reload should see the last one.
+/// steps (truncate, write, rename), and one reload should see the last one. Once an event
+/// says a writer finished (close after write, rename into place), only a short quiet
+/// period is waited for, to coalesce the rest of the burst.
 const DEBOUNCE: Duration = Duration::from_millis(20);
+const SETTLE: Duration = Duration::from_millis(2);
 
 /// The result of one load.
 pub(super) struct Loaded {
@@ -219,11 +222,16 @@ pub(super) async fn run(
         match ev {
             ZoneEvent::Notify { .. } => continue,
             ZoneEvent::Reload { reply } => replies.extend(reply),
-            ZoneEvent::FileChanged => {
+            ZoneEvent::FileChanged { complete } => {
                 // Gather the burst of events one save makes.
-                while let Ok(Some(ev)) = tokio::time::timeout(DEBOUNCE, rx.recv()).await {
-                    if let ZoneEvent::Reload { reply } = ev {
-                        replies.extend(reply);
+                let mut done = complete;
+                loop {
+                    let wait = if done { SETTLE } else { DEBOUNCE };
+                    match tokio::time::timeout(wait, rx.recv()).await {
+                        Ok(Some(ZoneEvent::Reload { reply })) => replies.extend(reply),
+                        Ok(Some(ZoneEvent::FileChanged { complete })) => done |= complete,
+                        Ok(Some(ZoneEvent::Notify { .. })) => {}
+                        Ok(None) | Err(_) => break,
                     }
                 }
             }

@@ -322,7 +322,7 @@ pub(super) async fn run(
                         let _ = r.send(Ok(format!("zone {name}: refresh from the primaries started")));
                     }
                 }
-                Some(ZoneEvent::FileChanged) => {}
+                Some(ZoneEvent::FileChanged { .. }) => {}
             },
             _ = sleep => sec.handle_timeout(SystemTime::now()),
             _ = stop.wait_for(|s| *s) => return,

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use hickory_proto::rr::LowerName;
+use notify::event::{AccessKind, AccessMode, ModifyKind, RenameMode};
 use notify::{EventKind, RecommendedWatcher, RecursiveMode, Watcher};
 
 use super::{Shared, ZoneEvent, ZoneState};
@@ -27,6 +28,8 @@ fn normalize(p: &Path) -> PathBuf {
         None => dir,
     }
 }
+
+const CLOSE_WRITE: EventKind = EventKind::Access(AccessKind::Close(AccessMode::Write));
 
 struct Inner {
     watcher: Mutex<Option<RecommendedWatcher>>,
@@ -58,22 +61,37 @@ impl FileWatcher {
         let shared = shared.clone();
         let watcher = notify::recommended_watcher(move |ev: notify::Result<notify::Event>| {
             let Ok(ev) = ev else { return };
-            if matches!(ev.kind, EventKind::Access(_)) {
+            if matches!(
+                ev.kind,
+                EventKind::Access(_) if ev.kind != CLOSE_WRITE
+            ) {
                 return;
             }
             let Some(inner) = weak.upgrade() else { return };
-            let mut hit = HashSet::new();
+            // zone -> whether an event says its writer is done.
+            let mut hit: HashMap<LowerName, bool> = HashMap::new();
             {
                 let files = lock(&inner.files);
-                for p in &ev.paths {
-                    if let Some(zones) = files.get(&normalize(p)) {
-                        hit.extend(zones.iter().cloned());
+                for (i, p) in ev.paths.iter().enumerate() {
+                    let Some(zones) = files.get(&normalize(p)) else {
+                        continue;
+                    };
+                    // Closed after writing, or renamed into place (the destination of a
+                    // rename, not its source): the file is whole.
+                    let complete = match ev.kind {
+                        CLOSE_WRITE => true,
+                        EventKind::Modify(ModifyKind::Name(RenameMode::To)) => true,
+                        EventKind::Modify(ModifyKind::Name(RenameMode::Both)) => i == 1,
+                        _ => false,
+                    };
+                    for z in zones {
+                        *hit.entry(z.clone()).or_default() |= complete;
                     }
                 }
             }
-            for z in hit {
+            for (z, complete) in hit {
                 if let Some(state) = shared.zones.get(&z) {
-                    let _ = state.events.send(ZoneEvent::FileChanged);
+                    let _ = state.events.send(ZoneEvent::FileChanged { complete });
                 }
             }
         })?;
