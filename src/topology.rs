@@ -4,7 +4,7 @@
 //! lenient `watch::topology`, which takes only the nodes' names, roles and addresses.
 //!
 //! ```toml
-//! port = 5300                  # every node's DNS port
+//! port = 5300                  # every node's DNS port (default 53)
 //! zones-dir = "."              # relative to this file; zone Z is read from Z.zone
 //! watch = "www.example.test"   # the name `up` watches
 //!
@@ -29,8 +29,9 @@ use serde::Deserialize;
 
 use crate::config::parse_zone_name;
 
-/// The port nodes use when the file names none.
-pub const DEFAULT_PORT: u16 = 5300;
+/// The port nodes use when the file names none: 53, as `watch --topology` reads it (the
+/// shipped topology says 5300).
+pub const DEFAULT_PORT: u16 = 53;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TopologyError {
