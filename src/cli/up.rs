@@ -43,7 +43,8 @@ pub struct UpArgs {
     /// Where configs, logs and each node's SQLite store live.
     #[arg(long, value_name = "DIR", default_value = ".zonecast")]
     pub data_dir: PathBuf,
-    /// Where the zone files are (default: the topology's zones-dir; see the module doc).
+    /// Where the zone files are. Default: the topology's zones-dir; for the shipped
+    /// topology ./zones when it holds the shipped files, else a copy in DIR/zones.
     #[arg(long, value_name = "DIR")]
     pub zones_dir: Option<PathBuf>,
     /// Do not open the watch view: start, print, and wait for Ctrl-C or SIGTERM.
