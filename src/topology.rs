@@ -141,7 +141,9 @@ impl Topology {
         }
         let t = Topology {
             port: raw.port.unwrap_or(DEFAULT_PORT),
-            zones_dir: base.join(raw.zones_dir.unwrap_or_else(|| PathBuf::from("."))),
+            zones_dir: raw
+                .zones_dir
+                .map_or_else(|| base.to_path_buf(), |d| base.join(d)),
             watch,
             nodes,
         };

@@ -486,3 +486,47 @@ pub fn node_start(args: &MemberArgs) -> anyhow::Result<()> {
     println!("{}", resp.message.unwrap_or_default());
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn banner_names_addresses_dig_lines_and_the_file() {
+        let mut t = Topology::parse(SHIPPED_TOPOLOGY, Path::new("/lab/zones")).unwrap();
+        t.port = 5400;
+        let text = banner(&t, Path::new("/elsewhere/state")).join("\n");
+        for n in 11..=16 {
+            assert!(text.contains(&format!("127.0.0.{n}:5400")), "{text}");
+        }
+        assert!(
+            text.contains(
+                "ns3        secondary  127.0.0.15:5400    example.test. shop.test. (from ns2)"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("dig @127.0.0.16 -p 5400 www.example.test\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("dig @127.0.0.14 -p 5400 www.example.test +norec"),
+            "{text}"
+        );
+        assert!(
+            text.contains("dig @127.0.0.13 -p 5400 example.test AXFR"),
+            "{text}"
+        );
+        assert!(
+            text.contains("edit: /lab/zones/example.test.zone"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "zonecast zone set example.test www A 192.0.2.99 --file /lab/zones/example.test.zone"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("--data-dir /elsewhere/state"), "{text}");
+    }
+}
