@@ -313,6 +313,12 @@ fn up_propagates_an_edit_and_survives_a_stopped_secondary() {
     assert!((1..=3).contains(&ttl), "ttl {ttl}");
     let dump = ok(up.zonecast(&["cache", "dump"]));
     assert!(dump.contains("www.example.test. IN A"), "{dump}");
+    // The resolver node's own endpoint answers the same, without up in between.
+    let mut c = Command::new(BIN);
+    c.args(["cache", "dump", "--data-dir"])
+        .arg(data.join("resolver"));
+    let direct = ok(bounded(c, Duration::from_secs(30)));
+    assert!(direct.contains("www.example.test. IN A"), "{direct}");
 
     let file = zones.join("example.test.zone");
     let set = bounded(
