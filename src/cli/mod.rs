@@ -40,13 +40,13 @@ pub enum Command {
     /// Edit zone files, and inspect the zones a node keeps in its database.
     #[command(subcommand)]
     Zone(zone::ZoneCommand),
-    /// Resolve a name iteratively from the root hints, printing the walk.
-    Resolve(resolve::ResolveArgs),
     /// Reload zone files on a running node (primaries), or refresh secondaries now.
     Reload(control::ReloadArgs),
     /// Control a running node.
     #[command(subcommand)]
     Node(control::NodeCommand),
+    /// Resolve a name iteratively from the root hints, printing the walk.
+    Resolve(resolve::ResolveArgs),
     /// Run a whole DNS hierarchy on loopback (one process per node) and watch it.
     Up(up::UpArgs),
     /// Dump or flush a running resolver's cache.

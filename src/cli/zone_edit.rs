@@ -120,7 +120,10 @@ pub fn locate_zone_file(
         return match node.zones.into_iter().find(|z| z.name == *zone) {
             Some(z) => match z.file {
                 Some(f) => Ok(f),
-                None => bail!("{}: zone {zone} has no file (a secondary?)", cfg.display()),
+                None => bail!(
+                    "{}: zone {zone} is a secondary; edit it on its primary",
+                    cfg.display()
+                ),
             },
             None => bail!("{}: no [[zone]] named {zone}", cfg.display()),
         };

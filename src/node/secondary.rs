@@ -66,13 +66,16 @@ fn commit(
             // A full transfer onto an older version is committed as the difference, as
             // Knot does: only changed RRsets are rewritten, and the journal keeps a step
             // that our own secondaries can still fetch by IXFR.
-            match current.filter(|c| crate::serial::is_newer(zone.serial(), c.serial())) {
-                Some(base) => {
-                    let cs = diff(&base, &zone);
-                    store
-                        .commit_changeset(&cs, &zone)
-                        .map_err(|e| e.to_string())?;
-                }
+            // A difference as large as the zone would never be served as IXFR and costs
+            // more to write than the zone itself: then the journal restarts.
+            let step = current
+                .filter(|c| crate::serial::is_newer(zone.serial(), c.serial()))
+                .map(|base| diff(&base, &zone))
+                .filter(|cs| cs.len() < zone.record_count());
+            match step {
+                Some(cs) => store
+                    .commit_changeset(&cs, &zone)
+                    .map_err(|e| e.to_string())?,
                 None => store.commit_full(&zone).map_err(|e| e.to_string())?,
             }
             record(
