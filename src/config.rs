@@ -40,7 +40,15 @@
 //! role = "secondary"
 //! primaries = ["127.0.0.13:5300"]    # tried in order; port defaults to 53
 //! allow-notify = ["127.0.0.13"]      # default: the primaries' addresses
+//!
+//! [resolver]                         # a caching resolver in the same node (optional)
+//! listen = ["127.0.0.16:5300"]
+//! root-hints = "root.hints"          # named.root format, relative to this file
+//! upstream-port = 5300
 //! ```
+//!
+//! `[resolver]` takes every key of [`ResolverConfig`]; a node may be only a resolver
+//! (no `listen`, no `[[zone]]`).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -52,6 +60,7 @@ use serde::Deserialize;
 use thiserror::Error;
 use toml::Spanned;
 
+use crate::resolver::config::ResolverConfig;
 use crate::tsig::{TsigKey, TsigKeyConfig};
 
 mod zone;
@@ -100,6 +109,7 @@ struct RawConfig {
     key: Vec<Spanned<TsigKeyConfig>>,
     #[serde(default)]
     zone: Vec<zone::RawZone>,
+    resolver: Option<ResolverConfig>,
 }
 
 /// A validated node configuration.
@@ -121,6 +131,8 @@ pub struct NodeConfig {
     pub control: Option<SocketAddr>,
     pub keys: Vec<TsigKey>,
     pub zones: Vec<ZoneConfig>,
+    /// The caching resolver this node also runs (`[resolver]`).
+    pub resolver: Option<ResolverConfig>,
 }
 
 pub const DEFAULT_UDP_PAYLOAD: u16 = 1232;
@@ -142,6 +154,7 @@ impl Default for NodeConfig {
             control: None,
             keys: Vec::new(),
             zones: Vec::new(),
+            resolver: None,
         }
     }
 }
@@ -259,6 +272,10 @@ impl NodeConfig {
             }
             cfg.zones.push(zc);
         }
+        cfg.resolver = raw.resolver.map(|mut r| {
+            r.root_hints = r.root_hints.map(|h| base.join(h));
+            r
+        });
         Ok(cfg)
     }
 }
@@ -353,6 +370,31 @@ also-notify = ["127.0.0.21:5300"]
     }
 
     #[test]
+    fn resolver_section() {
+        let cfg = parse(
+            "[resolver]\nlisten = [\"127.0.0.16:5300\"]\nroot-hints = \"root.hints\"\n\
+             upstream-port = 5300\ncache-max-ttl = 60\n",
+        )
+        .unwrap();
+        let r = cfg.resolver.unwrap();
+        assert_eq!(r.listen, vec!["127.0.0.16:5300".parse().unwrap()]);
+        assert_eq!(
+            r.root_hints.as_deref(),
+            Some(Path::new("/etc/zc/root.hints"))
+        );
+        assert_eq!(r.upstream_port, 5300);
+        assert_eq!(r.cache.cache_max_ttl, 60);
+        assert!(cfg.zones.is_empty());
+        // ResolverConfig flattens its cache keys, which costs serde the key's span: the
+        // error points at the table.
+        let e = err("[resolver]\nlisten = []\nbogus = 1\n");
+        assert!(
+            e.starts_with("node.toml:") && e.contains("unknown field `bogus`"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn defaults() {
         let cfg = parse("").unwrap();
         assert_eq!(cfg, NodeConfig::default());
@@ -367,7 +409,7 @@ also-notify = ["127.0.0.21:5300"]
     fn errors_name_line_and_column() {
         assert_eq!(
             err("listen = []\nlisten-on = 1\n"),
-            "node.toml:2:1: unknown field `listen-on`, expected one of `listen`, `threads`, `nsid`, `udp-payload`, `tcp-idle-timeout`, `tcp-max-connections`, `query-log`, `data-dir`, `notify-port`, `control`, `key`, `zone`"
+            "node.toml:2:1: unknown field `listen-on`, expected one of `listen`, `threads`, `nsid`, `udp-payload`, `tcp-idle-timeout`, `tcp-max-connections`, `query-log`, `data-dir`, `notify-port`, `control`, `key`, `zone`, `resolver`"
         );
         let e = err("listen = [\"127.0.0.1\"]");
         assert!(

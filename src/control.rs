@@ -38,6 +38,19 @@ pub enum ControlRequest {
     },
     /// Stop the node cleanly.
     NodeStop,
+    /// A resolver's cache, one line per entry.
+    CacheDump,
+    /// Drop cache entries: `name` alone, the subtree under it, or all (no name).
+    CacheFlush {
+        #[serde(default)]
+        name: Option<String>,
+        #[serde(default)]
+        subtree: bool,
+    },
+    /// `zonecast up`: stop one member node by topology name.
+    MemberStop { name: String },
+    /// `zonecast up`: start one member node again with its recorded config.
+    MemberStart { name: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

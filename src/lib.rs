@@ -17,6 +17,7 @@ pub mod secondary;
 pub mod serial;
 pub mod server;
 pub mod store;
+pub mod topology;
 pub mod tsig;
 pub mod update;
 pub mod watch;

@@ -31,6 +31,11 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             zonecast::cli::control::node(&cmd)?;
             0
         }
+        Some(Command::Up(args)) => zonecast::cli::up::run(&args)?,
+        Some(Command::Cache(cmd)) => {
+            zonecast::cli::cache::run(&cmd)?;
+            0
+        }
         Some(Command::Serve(args)) => {
             serve::run(&args)?;
             0

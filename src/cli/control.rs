@@ -85,8 +85,11 @@ pub struct ReloadArgs {
 
 #[derive(Debug, clap::Subcommand)]
 pub enum NodeCommand {
-    /// Stop a running node.
-    Stop(NodeTarget),
+    /// Stop a running node: NAME, a node of the `zonecast up` whose data directory is
+    /// --data-dir (default .zonecast), or without NAME the node of --data-dir/--control.
+    Stop(super::up::NodeStopArgs),
+    /// Start NAME, a stopped node of a running `zonecast up`, with its recorded config.
+    Start(super::up::MemberArgs),
 }
 
 pub fn reload(args: &ReloadArgs) -> anyhow::Result<()> {
@@ -101,10 +104,7 @@ pub fn reload(args: &ReloadArgs) -> anyhow::Result<()> {
 
 pub fn node(cmd: &NodeCommand) -> anyhow::Result<()> {
     match cmd {
-        NodeCommand::Stop(t) => {
-            let resp = t.send(&ControlRequest::NodeStop)?;
-            println!("{}", resp.message.unwrap_or_default());
-            Ok(())
-        }
+        NodeCommand::Stop(a) => super::up::node_stop(a),
+        NodeCommand::Start(a) => super::up::node_start(a),
     }
 }

@@ -1,9 +1,12 @@
 //! The command line edge: argument types (clap derive) and the glue that runs each
 //! subcommand. Errors here are `anyhow`; everything below is typed.
 
+pub mod cache;
 pub mod check;
 pub mod control;
 pub mod resolve;
+pub mod up;
+mod up_members;
 pub mod zone;
 
 use clap::{Parser, Subcommand};
@@ -44,6 +47,11 @@ pub enum Command {
     Node(control::NodeCommand),
     /// Resolve a name iteratively from the root hints, printing the walk.
     Resolve(resolve::ResolveArgs),
+    /// Run a whole DNS hierarchy on loopback (one process per node) and watch it.
+    Up(up::UpArgs),
+    /// Dump or flush a running resolver's cache.
+    #[command(subcommand)]
+    Cache(cache::CacheCommand),
 }
 
 #[derive(Debug, clap::Args)]

@@ -18,7 +18,7 @@ use crate::node::{Node, NodeOptions, default_data_dir};
 
 /// The shipped demo hierarchy: (origin, file name, text). Embedded so the no-argument
 /// mode works from any directory.
-const SHIPPED: &[(&str, &str, &str)] = &[
+pub(crate) const SHIPPED: &[(&str, &str, &str)] = &[
     (".", "root.zone", include_str!("../../zones/root.zone")),
     ("test.", "test.zone", include_str!("../../zones/test.zone")),
     (
@@ -80,10 +80,10 @@ pub fn node_config(args: &ServeArgs) -> anyhow::Result<NodeConfig> {
     if let Some(d) = &args.data_dir {
         cfg.data_dir = Some(d.clone());
     }
-    if cfg.listen.is_empty() {
+    if cfg.listen.is_empty() && cfg.resolver.is_none() {
         bail!("nothing to listen on: give --listen ADDRESS:PORT or `listen` in the config");
     }
-    if cfg.zones.is_empty() {
+    if cfg.zones.is_empty() && cfg.resolver.is_none() {
         bail!("no zones: give --zone NAME=FILE or [[zone]] entries in the config");
     }
     if cfg.data_dir.is_none() {
@@ -107,6 +107,9 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
     let node = start(&cfg)?;
     for a in node.local_addrs() {
         tracing::info!("serving {} zones on {a} (UDP and TCP)", cfg.zones.len());
+    }
+    for a in node.resolver_addrs() {
+        tracing::info!("resolving on {a} (UDP and TCP)");
     }
     tracing::info!(
         "data in {}, control endpoint {}",

@@ -79,6 +79,9 @@ pub struct WatchArgs {
     /// Also watch the IPv6 addresses of discovered servers.
     #[arg(long = "ipv6", short = '6')]
     pub ipv6: bool,
+    /// Lines under the live table (set by `zonecast up`, not a flag).
+    #[arg(skip)]
+    pub footer: Vec<String>,
 }
 
 /// Runs the watch; returns the process exit code.
@@ -195,7 +198,7 @@ async fn watch(args: WatchArgs) -> anyhow::Result<i32> {
     let mut renderer: Box<dyn Renderer> = if args.json {
         Box::new(JsonRenderer::new(std::io::stdout(), clock))
     } else if !args.once && std::io::stdout().is_terminal() {
-        Box::new(LiveRenderer::new(title)?)
+        Box::new(LiveRenderer::new(title)?.with_footer(args.footer.clone()))
     } else {
         Box::new(PlainRenderer::new(std::io::stdout(), title, clock))
     };

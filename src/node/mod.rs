@@ -14,6 +14,7 @@
 //! anyway); transfers are served from a second, read-only connection, so a long commit
 //! never stalls an IXFR that only reads the journal.
 
+mod cache;
 mod ext;
 mod net;
 mod notifier;
@@ -132,6 +133,8 @@ pub(crate) struct Shared {
     pub udp_payload: u16,
     pub limits: TimerLimits,
     pub stop: tokio::sync::watch::Sender<bool>,
+    /// The caching resolver, when the node runs one (`[resolver]`).
+    pub resolver: Option<Arc<crate::resolver::driver::Resolver>>,
 }
 
 impl Shared {
@@ -178,6 +181,8 @@ pub struct Node {
     control: SocketAddr,
     data_dir: PathBuf,
     _watcher: Option<watch::FileWatcher>,
+    /// The resolver's sockets; dropping it stops them.
+    resolving: Option<crate::resolver::driver::Running>,
 }
 
 /// The default data directory: `.zonecast/<config stem>` beside the config file, or for
@@ -292,6 +297,7 @@ impl Node {
             udp_payload: cfg.udp_payload,
             limits: opts.timer_limits.clone().unwrap_or_default(),
             stop,
+            resolver: cache::new_resolver(cfg)?,
         });
         let catalog = Arc::new(ArcSwap::from_pointee(catalog));
         let handler = Handler::new(
@@ -315,6 +321,7 @@ impl Node {
         };
         let server = Server::start(&listen, Arc::new(handler))
             .map_err(io(format!("cannot listen on {:?}", cfg.listen)))?;
+        let resolving = cache::serve(&rt, &shared, cfg)?;
         let control_addr = cfg
             .control
             .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
@@ -367,7 +374,13 @@ impl Node {
             control: control_local,
             data_dir,
             _watcher: watcher,
+            resolving,
         })
+    }
+
+    /// The resolver's bound addresses (empty without `[resolver]`).
+    pub fn resolver_addrs(&self) -> &[SocketAddr] {
+        self.resolving.as_ref().map_or(&[], |r| &r.addrs)
     }
 
     pub fn local_addrs(&self) -> &[SocketAddr] {
@@ -405,6 +418,7 @@ impl Node {
 
     fn stop_all(&mut self) {
         let _ = self.shared.stop.send(true);
+        self.resolving = None;
         if let Some(s) = self.server.take() {
             s.shutdown();
         }

@@ -149,6 +149,10 @@ impl ControlHandler for NodeControl {
                     let _ = self.shared.stop.send(true);
                     ControlResponse::ok("stopping")
                 }
+                ControlRequest::CacheDump | ControlRequest::CacheFlush { .. } => {
+                    super::cache::control(self.shared.resolver.as_deref(), &request)
+                }
+                _ => ControlResponse::error("unsupported by a node"),
             }
         })
     }

@@ -304,6 +304,14 @@ impl Resolution {
                 let mut probe = frame.qname.clone();
                 loop {
                     match shared.cache.closest_delegation(&probe, now) {
+                        // The root's NS set without a cached address (a client asked
+                        // `. NS` and the glue was not kept): nothing above to ask for
+                        // the address, so start from the hints as Unbound does.
+                        Some(d)
+                            if d.zone.is_root() && d.servers.iter().all(|(_, a)| a.is_empty()) =>
+                        {
+                            break (Name::root(), self.cfg.root_hints.clone());
+                        }
                         Some(d) if frame.unusable.contains(&d.zone) => {
                             if d.zone.is_root() {
                                 break (Name::root(), self.cfg.root_hints.clone());

@@ -479,6 +479,23 @@ fn in_zone_ns_without_cached_address_goes_up() {
     }
 }
 
+/// A client asked `. NS`: the root's NS set is cached from an answer, but not the
+/// address of its server (it lies below `test.`). The hints still reach the root.
+#[test]
+fn root_ns_without_cached_address_falls_back_to_the_hints() {
+    let (mut sh, mut net) = (shared(), Net::new());
+    let ns = Record::from_rdata(
+        Name::root(),
+        86400,
+        RData::NS(hickory_proto::rr::rdata::NS(n("a.root-servers.test."))),
+    );
+    sh.cache
+        .insert_rrset(&[ns], Rank::AuthAnswer, Instant::now());
+    let o = resolve("www.example.test.", RecordType::A, cfg(), &mut sh, &mut net);
+    assert_eq!(o.rcode, ResponseCode::NoError);
+    assert_eq!(addrs(&o), vec!["192.0.2.10"]);
+}
+
 #[test]
 fn relative_names_are_taken_as_absolute() {
     let (mut sh, mut net) = (shared(), Net::new());

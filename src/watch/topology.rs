@@ -1,7 +1,8 @@
 //! The servers of a topology file, for `watch --topology FILE`.
 //!
-//! `zonecast up` will define the full topology format; watch reads only the list of
-//! nodes, and ignores every other key, so that the full format stays readable here:
+//! The full format is `zonecast up`'s (`crate::topology`, `zones/topology.toml`); watch
+//! reads only the list of nodes and the port, and ignores every other key (`zones`,
+//! `primary`, `root-hint`, `zones-dir`, `watch`), so both read the same file:
 //!
 //! ```toml
 //! port = 5300                  # optional: the port of nodes that give none (default 53)

@@ -35,6 +35,8 @@ pub struct LiveRenderer {
     title: String,
     /// The delay table, kept on screen once convergence happened.
     delays: Option<Vec<String>>,
+    /// Lines shown under the table (`zonecast up` puts its dig lines there).
+    footer: Vec<String>,
     active: bool,
 }
 
@@ -46,8 +48,14 @@ impl LiveRenderer {
             out,
             title,
             delays: None,
+            footer: Vec::new(),
             active: true,
         })
+    }
+
+    pub fn with_footer(mut self, footer: Vec<String>) -> Self {
+        self.footer = footer;
+        self
     }
 
     fn draw(&mut self, view: &View) -> io::Result<()> {
@@ -72,6 +80,7 @@ impl LiveRenderer {
             lines.extend(delays.iter().cloned().map(|l| (l, Style::Plain)));
         }
         lines.push((String::new(), Style::Plain));
+        lines.extend(self.footer.iter().cloned().map(|l| (l, Style::Plain)));
         lines.push(("Ctrl-C to quit".to_string(), Style::Plain));
         for (i, (line, style)) in lines.iter().take(usize::from(height)).enumerate() {
             let clipped: String = line.chars().take(usize::from(width)).collect();
