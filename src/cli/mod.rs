@@ -2,8 +2,8 @@
 //! subcommand. Errors here are `anyhow`; everything below is typed.
 
 pub mod check;
-pub mod zone;
 pub mod resolve;
+pub mod zone;
 
 use clap::{Parser, Subcommand};
 
