@@ -16,6 +16,7 @@ pub mod serial;
 pub mod server;
 pub mod store;
 pub mod tsig;
+pub mod update;
 pub mod watch;
 pub mod xfr;
 pub mod zone;

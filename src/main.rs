@@ -18,10 +18,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
     Ok(match cli.command {
         Some(Command::Check(args)) => zonecast::cli::check::run(&args)?,
         Some(Command::Watch(args)) => zonecast::cli::watch::run(args)?,
-        Some(Command::Zone(cmd)) => {
-            zonecast::cli::zone::run(&cmd)?;
-            0
-        }
+        Some(Command::Zone(cmd)) => zonecast::cli::zone::run(&cmd)?,
         Some(Command::Resolve(args)) => {
             zonecast::cli::resolve::run(&args)?;
             0

@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 
 pub mod serve;
 pub mod watch;
+pub mod zone_edit;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -32,7 +33,7 @@ pub enum Command {
     Serve(ServeArgs),
     /// Watch a name propagate across authoritative servers and resolvers.
     Watch(watch::WatchArgs),
-    /// Inspect the zones a node keeps in its database.
+    /// Edit zone files, and inspect the zones a node keeps in its database.
     #[command(subcommand)]
     Zone(zone::ZoneCommand),
     /// Resolve a name iteratively from the root hints, printing the walk.
