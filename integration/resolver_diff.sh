@@ -19,7 +19,7 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=integration/resolver_lib.sh
 . "$here/resolver_lib.sh"
-cd "$RZ_ROOT"
+cd "$ZC_ROOT"
 if ! command -v cargo >/dev/null 2>&1 && [[ -f $HOME/.cargo/env ]]; then
     # shellcheck disable=SC1091
     . "$HOME/.cargo/env"
@@ -30,11 +30,11 @@ for bin in unbound dig named-checkzone ss; do
         exit 1
     }
 done
-if [[ $ZC_BIN == "$RZ_ROOT/target/release/zonecast" ]]; then cargo build --release -q; fi
+if [[ $ZC_BIN == "$ZC_ROOT/target/release/zonecast" ]]; then cargo build --release -q; fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/zonecast-resolver-diff.XXXXXX")
 cleanup() {
-    rz_stop_all
+    zc_stop_all
     if [[ -z ${RZ_KEEP:-} ]]; then rm -rf "$work"; else echo "kept $work" >&2; fi
 }
 trap cleanup EXIT
@@ -44,22 +44,11 @@ trap 'exit 143' TERM INT
 declare -A INTENDED=()
 
 # --- the processes ----------------------------------------------------------------------
-free_port() {
-    local p i
-    for ((i = 0; i < 200; i++)); do
-        p=$((20000 + RANDOM % 40000))
-        if rz_port_free 127.0.0.1 "$p"; then
-            echo "$p"
-            return 0
-        fi
-    done
-    return 1
-}
 rz_start_hierarchy "$work/auth" 53
 rz_hints "$work"
-ub_port=$(free_port)
-zc_port=$(free_port)
-while [[ $zc_port == "$ub_port" ]]; do zc_port=$(free_port); done
+ub_port=$(rz_free_port)
+zc_port=$(rz_free_port)
+while [[ $zc_port == "$ub_port" ]]; do zc_port=$(rz_free_port); done
 mkdir -p "$work/unbound" "$work/zonecast"
 rz_start_unbound "$work/unbound" 127.0.0.1 "$ub_port" "$work/lab.root"
 rz_start_zonecast "$work/zonecast" 127.0.0.1 "$zc_port" "$work/lab.root" 53
