@@ -1,10 +1,8 @@
-//! The resolver end to end over loopback: a lab hierarchy of small authoritative
-//! responders on 127.0.0.11-15 (one shared port, as glue carries none), and the resolver
-//! walking it from a local root hint, answering a stub client over UDP and TCP.
-//!
-//! The responders come from `zonecast::resolver::lab`. To run against the shipped
-//! `zones/` served by zonecast instead, replace `Lab::start` by starting `serve` on the
-//! same addresses; the assertions only depend on the zone contents.
+//! The resolver end to end over loopback: the shipped `zones/` served by zonecast's own
+//! authoritative servers on 127.0.0.11-15 (one shared port per test, as glue carries
+//! none), and the resolver walking them from a local root hint, answering a stub client
+//! over UDP and TCP. The spoofing and counting tests put a small relaying front
+//! (`resolver_support::forge`) before the same real servers.
 //!
 //! Time in the resolver is a hand-advanced clock, so TTL expiry is tested without
 //! sleeping. Every network wait is bounded.
@@ -16,13 +14,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
-use hickory_proto::rr::{Name, RData, Record, RecordType};
+use hickory_proto::rr::{Name, RecordType};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 use zonecast::resolver::config::ResolverConfig;
 use zonecast::resolver::driver::{Resolver, Running};
-use zonecast::resolver::lab;
-use zonecast::resolver::lab_net::Lab;
+
+mod resolver_support;
+use resolver_support::forge::Front;
+use resolver_support::{Hierarchy, ROOT_HINTS_FILE, root_hints};
 
 const WAIT: Duration = Duration::from_secs(5);
 
@@ -50,18 +50,18 @@ impl ManualClock {
 }
 
 async fn start_resolver(
-    lab: &Lab,
+    upstream_port: u16,
     clock: &ManualClock,
     cfg: ResolverConfig,
 ) -> (Arc<Resolver>, Running) {
     let cfg = ResolverConfig {
-        upstream_port: lab.port,
+        upstream_port,
         listen: vec!["127.0.0.1:0".parse().unwrap()],
         ..cfg
     };
     let c = clock.clone();
     let r = Arc::new(
-        Resolver::with_hints(&cfg, lab::root_hints())
+        Resolver::with_hints(&cfg, root_hints())
             .unwrap()
             .with_clock(Arc::new(move || {
                 c.base + Duration::from_millis(c.offset_ms.load(Ordering::SeqCst))
@@ -122,15 +122,22 @@ async fn ask_tcp(server: SocketAddr, name: &str, t: RecordType) -> Message {
     Message::from_vec(&buf).unwrap()
 }
 
+/// The example.test zone text with www's address replaced (the published edit).
+fn set_www(zone: &str, addr: &str) -> String {
+    let old = "www  30 IN A    192.0.2.10";
+    assert!(zone.contains(old), "the shipped zone still has {old:?}");
+    zone.replace(old, &format!("www  30 IN A    {addr}"))
+}
+
 fn data(m: &Message) -> Vec<String> {
     m.answers.iter().map(|r| r.data.to_string()).collect()
 }
 
 #[tokio::test]
-async fn walks_the_lab_hierarchy() {
-    let lab = Lab::start(0).await.unwrap();
+async fn walks_the_shipped_hierarchy() {
+    let lab = Hierarchy::start();
     let clock = ManualClock::new();
-    let (_r, running) = start_resolver(&lab, &clock, ResolverConfig::default()).await;
+    let (_r, running) = start_resolver(lab.port, &clock, ResolverConfig::default()).await;
     let srv = running.addrs[0];
 
     let m = ask_udp(srv, "www.example.test.", RecordType::A).await;
@@ -157,13 +164,42 @@ async fn walks_the_lab_hierarchy() {
     assert_eq!(data(&m), vec!["192.0.2.30"]);
     let m = ask_tcp(srv, "www.shop.test.", RecordType::A).await;
     assert_eq!(data(&m), vec!["192.0.2.40"]);
+
+    // An empty non-terminal: NODATA with example.test's SOA, not NXDOMAIN.
+    let m = ask_udp(srv, "a.ent.example.test.", RecordType::A).await;
+    assert_eq!(m.metadata.response_code, ResponseCode::NoError);
+    assert!(m.answers.is_empty());
+    assert_eq!(m.authorities[0].name, n("example.test."));
+    assert_eq!(m.authorities[0].record_type(), RecordType::SOA);
+
+    // A three-hop chain inside the zone, and a wildcard CNAME in the glueless zone.
+    let m = ask_udp(srv, "chain1.example.test.", RecordType::A).await;
+    assert_eq!(
+        data(&m),
+        vec![
+            "chain2.example.test.",
+            "chain3.example.test.",
+            "www.example.test.",
+            "192.0.2.10"
+        ]
+    );
+    let m = ask_udp(srv, "Anything.Products.shop.test.", RecordType::A).await;
+    assert_eq!(m.metadata.response_code, ResponseCode::NoError);
+    assert_eq!(data(&m), vec!["www.shop.test.", "192.0.2.40"]);
+
+    // NXDOMAIN from the root and from the TLD, each with its zone's SOA.
+    for (qname, apex) in [("nope.", "."), ("nope.test.", "test.")] {
+        let m = ask_udp(srv, qname, RecordType::A).await;
+        assert_eq!(m.metadata.response_code, ResponseCode::NXDomain, "{qname}");
+        assert_eq!(m.authorities[0].name, n(apex), "{qname}");
+    }
 }
 
 #[tokio::test]
 async fn old_answer_until_ttl_runs_out_then_new() {
-    let lab = Lab::start(0).await.unwrap();
+    let lab = Hierarchy::start();
     let clock = ManualClock::new();
-    let (_r, running) = start_resolver(&lab, &clock, ResolverConfig::default()).await;
+    let (_r, running) = start_resolver(lab.port, &clock, ResolverConfig::default()).await;
     let srv = running.addrs[0];
 
     let m = ask_udp(srv, "www.example.test.", RecordType::A).await;
@@ -171,13 +207,7 @@ async fn old_answer_until_ttl_runs_out_then_new() {
         (data(&m), m.answers[0].ttl),
         (vec!["192.0.2.10".to_string()], 30)
     );
-    lab.edit_example(|rs| {
-        for r in rs.iter_mut() {
-            if r.name == n("www.example.test.") && r.record_type() == RecordType::A {
-                r.data = RData::A("192.0.2.11".parse().unwrap());
-            }
-        }
-    });
+    lab.publish("example.test.", |z| set_www(&z, "192.0.2.11"));
     let mut last_ttl = 30;
     for step in [10, 10, 9] {
         clock.advance(step);
@@ -195,20 +225,14 @@ async fn old_answer_until_ttl_runs_out_then_new() {
 
 #[tokio::test]
 async fn negative_turns_positive_only_after_negative_ttl() {
-    let lab = Lab::start(0).await.unwrap();
+    let lab = Hierarchy::start();
     let clock = ManualClock::new();
-    let (_r, running) = start_resolver(&lab, &clock, ResolverConfig::default()).await;
+    let (_r, running) = start_resolver(lab.port, &clock, ResolverConfig::default()).await;
     let srv = running.addrs[0];
 
     let m = ask_udp(srv, "new.example.test.", RecordType::A).await;
     assert_eq!(m.metadata.response_code, ResponseCode::NXDomain);
-    lab.edit_example(|rs| {
-        rs.push(Record::from_rdata(
-            n("new.example.test."),
-            300,
-            RData::A("192.0.2.77".parse().unwrap()),
-        ))
-    });
+    lab.publish("example.test.", |z| z + "new 300 IN A 192.0.2.77\n");
     clock.advance(59);
     let m = ask_udp(srv, "new.example.test.", RecordType::A).await;
     assert_eq!(m.metadata.response_code, ResponseCode::NXDomain);
@@ -221,13 +245,13 @@ async fn negative_turns_positive_only_after_negative_ttl() {
 
 #[tokio::test]
 async fn recursion_refused_outside_acl() {
-    let lab = Lab::start(0).await.unwrap();
+    let lab = Hierarchy::start();
     let clock = ManualClock::new();
     let cfg = ResolverConfig {
         allow_recursion: vec!["10.0.0.0/8".into()],
         ..ResolverConfig::default()
     };
-    let (_r, running) = start_resolver(&lab, &clock, cfg).await;
+    let (_r, running) = start_resolver(lab.port, &clock, cfg).await;
     let m = ask_udp(running.addrs[0], "www.example.test.", RecordType::A).await;
     assert_eq!(m.metadata.response_code, ResponseCode::Refused);
     assert!(m.answers.is_empty());
@@ -235,12 +259,10 @@ async fn recursion_refused_outside_acl() {
 
 #[tokio::test]
 async fn forged_replies_on_the_wire_are_ignored() {
-    let lab = Lab::start(0).await.unwrap();
-    for last in 11..=15 {
-        lab.node(last).unwrap().forge.store(true, Ordering::SeqCst);
-    }
+    let lab = Front::start();
+    lab.switches.forge.store(true, Ordering::SeqCst);
     let clock = ManualClock::new();
-    let (r, running) = start_resolver(&lab, &clock, ResolverConfig::default()).await;
+    let (r, running) = start_resolver(lab.port, &clock, ResolverConfig::default()).await;
     let m = ask_udp(running.addrs[0], "www.example.test.", RecordType::A).await;
     assert_eq!(data(&m), vec!["192.0.2.10"]);
     let m = ask_udp(running.addrs[0], "www.shop.test.", RecordType::A).await;
@@ -251,13 +273,14 @@ async fn forged_replies_on_the_wire_are_ignored() {
             "poisoned: {e:?}"
         );
     }
+    assert!(lab.switches.forged.load(Ordering::SeqCst) >= 3 * lab.queries());
 }
 
 #[tokio::test]
 async fn non_recursive_queries_are_refused() {
-    let lab = Lab::start(0).await.unwrap();
+    let lab = Hierarchy::start();
     let clock = ManualClock::new();
-    let (_r, running) = start_resolver(&lab, &clock, ResolverConfig::default()).await;
+    let (_r, running) = start_resolver(lab.port, &clock, ResolverConfig::default()).await;
     let mut q = query("www.example.test.", RecordType::A);
     q.metadata.recursion_desired = false;
     let m = send_udp(running.addrs[0], &q).await;
@@ -267,22 +290,19 @@ async fn non_recursive_queries_are_refused() {
 #[tokio::test]
 async fn resolve_command_prints_the_walk_and_the_cache() {
     use zonecast::cli::resolve::{ResolveArgs, report};
-    let lab = Lab::start(0).await.unwrap();
+    let lab = Hierarchy::start();
     let dir = tempfile::tempdir().unwrap();
     let hints = dir.path().join("lab.root");
-    std::fs::write(
-        &hints,
-        ".  3600000 NS a.root-servers.test.\na.root-servers.test. 3600000 A 127.0.0.11\n",
-    )
-    .unwrap();
+    std::fs::write(&hints, ROOT_HINTS_FILE).unwrap();
     let args = ResolveArgs {
-        name: "shopalias.example.test".into(),
+        name: Some("shopalias.example.test".into()),
         rtype: "a".into(),
         trace: true,
         root_hints: Some(hints),
         upstream_port: lab.port,
         server: None,
         no_qname_minimisation: false,
+        listen: Vec::new(),
     };
     let text = report(&args).await.unwrap();
     assert!(text.contains(";; status: NOERROR, answers: 2"), "{text}");
@@ -304,17 +324,18 @@ async fn resolve_command_prints_the_walk_and_the_cache() {
 async fn cache_dump_flush_and_stub_mode() {
     use zonecast::cli::resolve::{ResolveArgs, report};
     use zonecast::resolver::control;
-    let lab = Lab::start(0).await.unwrap();
+    let lab = Hierarchy::start();
     let clock = ManualClock::new();
-    let (r, running) = start_resolver(&lab, &clock, ResolverConfig::default()).await;
+    let (r, running) = start_resolver(lab.port, &clock, ResolverConfig::default()).await;
     let args = ResolveArgs {
-        name: "www.sub.example.test".into(),
+        name: Some("www.sub.example.test".into()),
         rtype: "A".into(),
         trace: false,
         root_hints: None,
         upstream_port: 53,
         server: Some(running.addrs[0].to_string()),
         no_qname_minimisation: false,
+        listen: Vec::new(),
     };
     let text = report(&args).await.unwrap();
     assert!(text.contains("192.0.2.30"), "{text}");
@@ -356,19 +377,20 @@ async fn cache_dump_flush_and_stub_mode() {
 #[tokio::test]
 async fn serve_stale_only_when_enabled() {
     for serve_stale in [false, true] {
-        let lab = Lab::start(0).await.unwrap();
+        let lab = Hierarchy::start();
         let clock = ManualClock::new();
         let mut cfg = ResolverConfig {
             upstream_timeout_ms: 150,
             ..ResolverConfig::default()
         };
         cfg.cache.serve_stale = serve_stale;
-        let (_r, running) = start_resolver(&lab, &clock, cfg).await;
+        let (_r, running) = start_resolver(lab.port, &clock, cfg).await;
         let srv = running.addrs[0];
         let m = ask_udp(srv, "www.example.test.", RecordType::A).await;
         assert_eq!(data(&m), vec!["192.0.2.10"]);
+        let mut lab = lab;
         for last in 13..=15 {
-            lab.node(last).unwrap().mute.store(true, Ordering::SeqCst);
+            lab.stop(last);
         }
         clock.advance(31);
         let m = ask_udp(srv, "www.example.test.", RecordType::A).await;
@@ -388,9 +410,9 @@ async fn serve_stale_only_when_enabled() {
 async fn identical_misses_share_one_resolution() {
     let mut counts = Vec::new();
     for clients in [1usize, 20] {
-        let lab = Lab::start(0).await.unwrap();
+        let lab = Front::start();
         let clock = ManualClock::new();
-        let (_r, running) = start_resolver(&lab, &clock, ResolverConfig::default()).await;
+        let (_r, running) = start_resolver(lab.port, &clock, ResolverConfig::default()).await;
         let srv = running.addrs[0];
         let asks = (0..clients).map(|_| ask_udp(srv, "www.shop.test.", RecordType::A));
         for m in futures_join(asks).await {
@@ -437,21 +459,15 @@ async fn futures_join<F: std::future::Future>(futs: impl Iterator<Item = F>) -> 
 /// cache then holds the new data with a full TTL before the old one ran out.
 #[tokio::test]
 async fn prefetch_refreshes_popular_entries_before_expiry() {
-    let lab = Lab::start(0).await.unwrap();
+    let lab = Hierarchy::start();
     let clock = ManualClock::new();
     let mut cfg = ResolverConfig::default();
     cfg.cache.prefetch = true;
-    let (_r, running) = start_resolver(&lab, &clock, cfg).await;
+    let (_r, running) = start_resolver(lab.port, &clock, cfg).await;
     let srv = running.addrs[0];
     let m = ask_udp(srv, "www.example.test.", RecordType::A).await;
     assert_eq!(data(&m), vec!["192.0.2.10"]);
-    lab.edit_example(|rs| {
-        for r in rs.iter_mut() {
-            if r.name == n("www.example.test.") && r.record_type() == RecordType::A {
-                r.data = RData::A("192.0.2.12".parse().unwrap());
-            }
-        }
-    });
+    lab.publish("example.test.", |z| set_www(&z, "192.0.2.12"));
     clock.advance(10);
     let m = ask_udp(srv, "www.example.test.", RecordType::A).await;
     assert_eq!(
@@ -477,9 +493,9 @@ async fn prefetch_refreshes_popular_entries_before_expiry() {
 
 #[tokio::test]
 async fn unknown_edns_version_gets_badvers() {
-    let lab = Lab::start(0).await.unwrap();
+    let lab = Hierarchy::start();
     let clock = ManualClock::new();
-    let (_r, running) = start_resolver(&lab, &clock, ResolverConfig::default()).await;
+    let (_r, running) = start_resolver(lab.port, &clock, ResolverConfig::default()).await;
     // Cached first, so the replay path is exercised too.
     ask_udp(running.addrs[0], "www.example.test.", RecordType::A).await;
     ask_udp(running.addrs[0], "www.example.test.", RecordType::A).await;
@@ -497,9 +513,9 @@ async fn unknown_edns_version_gets_badvers() {
 /// a query without it.
 #[tokio::test]
 async fn do_bit_is_echoed_on_every_path() {
-    let lab = Lab::start(0).await.unwrap();
+    let lab = Hierarchy::start();
     let clock = ManualClock::new();
-    let (_r, running) = start_resolver(&lab, &clock, ResolverConfig::default()).await;
+    let (_r, running) = start_resolver(lab.port, &clock, ResolverConfig::default()).await;
     let srv = running.addrs[0];
     for _ in 0..3 {
         let m = ask_udp(srv, "www.example.test.", RecordType::A).await;

@@ -1,7 +1,9 @@
 //! `zonecast resolve NAME [TYPE]`: one iterative resolution from the command line,
 //! printing each step of the walk (`--trace`) and then what the cache holds, like
 //! `dig +trace` seen from the resolver's side. With `--server` it asks a running
-//! resolver instead.
+//! resolver instead. With `--listen` it is that running resolver: it serves clients over
+//! UDP and TCP until SIGINT or SIGTERM (the lab, differential test and benchmark use
+//! it; the node config's resolver role will run the same driver).
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
@@ -20,8 +22,9 @@ use crate::resolver::driver::Resolver;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct ResolveArgs {
-    /// The name to resolve.
-    pub name: String,
+    /// The name to resolve (not with `--listen`).
+    #[arg(required_unless_present = "listen")]
+    pub name: Option<String>,
     /// The record type.
     #[arg(default_value = "A")]
     pub rtype: String,
@@ -40,6 +43,10 @@ pub struct ResolveArgs {
     /// Send full query names upstream (no RFC 9156 minimisation).
     #[arg(long)]
     pub no_qname_minimisation: bool,
+    /// Run as a resolver serving clients on ADDRESS:PORT (UDP and TCP; repeatable)
+    /// until interrupted, instead of resolving one name.
+    #[arg(long, conflicts_with_all = ["server", "trace"])]
+    pub listen: Vec<SocketAddr>,
 }
 
 const QUERY_WAIT: Duration = Duration::from_secs(5);
@@ -49,8 +56,45 @@ pub fn run(args: &ResolveArgs) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("starting the runtime")?;
+    if !args.listen.is_empty() {
+        return rt.block_on(serve(args));
+    }
     let text = rt.block_on(report(args))?;
     print!("{text}");
+    Ok(())
+}
+
+fn resolver_config(args: &ResolveArgs) -> ResolverConfig {
+    ResolverConfig {
+        listen: args.listen.clone(),
+        root_hints: args.root_hints.clone(),
+        upstream_port: args.upstream_port,
+        qname_minimisation: !args.no_qname_minimisation,
+        ..ResolverConfig::default()
+    }
+}
+
+/// `--listen`: serves on one thread (the runtime of `run`) until SIGINT or SIGTERM.
+async fn serve(args: &ResolveArgs) -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    // Installed before announcing, so a signal sent right after is never lost.
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut term = signal(SignalKind::terminate())?;
+    let cfg = resolver_config(args);
+    let resolver = std::sync::Arc::new(Resolver::new(&cfg).context("setting up the resolver")?);
+    let running = resolver
+        .serve(&cfg.listen)
+        .await
+        .with_context(|| format!("cannot listen on {:?}", cfg.listen))?;
+    for a in &running.addrs {
+        tracing::info!("resolving for clients on {a} (UDP and TCP)");
+    }
+    tokio::select! {
+        _ = int.recv() => {}
+        _ = term.recv() => {}
+    }
+    tracing::info!("stopping");
+    drop(running);
     Ok(())
 }
 
@@ -100,8 +144,11 @@ fn sections(out: &mut String, rcode: ResponseCode, answers: &[Record], authoriti
 
 /// The text `zonecast resolve` prints.
 pub async fn report(args: &ResolveArgs) -> anyhow::Result<String> {
-    let name = Name::from_str(&args.name)
-        .with_context(|| format!("bad name {:?}", args.name))?
+    let Some(text) = &args.name else {
+        bail!("no name to resolve");
+    };
+    let name = Name::from_str(text)
+        .with_context(|| format!("bad name {text:?}"))?
         .append_domain(&Name::root())
         .context("name too long")?;
     let rtype = RecordType::from_str(&args.rtype.to_ascii_uppercase())
@@ -122,13 +169,7 @@ pub async fn report(args: &ResolveArgs) -> anyhow::Result<String> {
         );
         return Ok(out);
     }
-    let cfg = ResolverConfig {
-        root_hints: args.root_hints.clone(),
-        upstream_port: args.upstream_port,
-        qname_minimisation: !args.no_qname_minimisation,
-        ..ResolverConfig::default()
-    };
-    let resolver = Resolver::new(&cfg).context("setting up the resolver")?;
+    let resolver = Resolver::new(&resolver_config(args)).context("setting up the resolver")?;
     let (outcome, trace) = resolver.resolve_traced(&name, rtype).await;
     if args.trace {
         for line in &trace {

@@ -387,12 +387,14 @@ impl Resolution {
                     });
                     let Some((ns, ns_type)) = unresolved else {
                         // No server of this cut could even be asked: try again from the
-                        // zone above, unless this is the top. (Servers that were asked
-                        // and failed make the question fail, not loop via the parent.)
+                        // zone above, and from the root hints when this is the root (a
+                        // cached `. NS` answer whose names have no usable address: the
+                        // root's copy of them is glue below a cut, never cached as
+                        // authoritative). Servers that were asked and failed make the
+                        // question fail, not loop via the parent.
                         if let Some(f) = self.frames.last_mut()
                             && f.tries.is_empty()
                             && let Some(zone) = f.zone.take()
-                            && !zone.is_root()
                             && !f.unusable.contains(&zone)
                         {
                             f.unusable.push(zone.clone());

@@ -542,3 +542,18 @@ fn ns_name_with_only_ipv6_address() {
     assert_eq!(addrs(&o), vec!["192.0.2.40"]);
     assert!(net.sent.iter().any(|s| s.addr.ip() == v6));
 }
+
+/// A cached `. NS` answer whose name server has no address in the cache (the root only
+/// holds it as glue below `test.`) must not strand the resolver: it falls back to the
+/// root hints, as Unbound does, instead of failing every later question.
+#[test]
+fn root_ns_answer_without_addresses_falls_back_to_hints() {
+    let (mut sh, mut net) = (shared(), Net::new());
+    let o = resolve(".", RecordType::NS, cfg(), &mut sh, &mut net);
+    assert_eq!(addrs(&o), vec!["a.root-servers.test."]);
+    for name in ["www.example.test.", "a.root-servers.test."] {
+        let o = resolve(name, RecordType::A, cfg(), &mut sh, &mut net);
+        assert_eq!(o.rcode, ResponseCode::NoError, "{name}");
+        assert_eq!(o.answers.len(), 1, "{name}");
+    }
+}

@@ -1,10 +1,9 @@
-//! A deliberately small authoritative responder and a copy of the shipped lab hierarchy,
-//! so the iterator can be tested (sans-IO, and over loopback in `tests/resolver.rs`)
-//! without the real engine. It knows referrals with glue, CNAME within a zone, NXDOMAIN,
-//! NODATA and empty non-terminals; nothing else (no wildcards, no DNSSEC).
-//!
-//! Once `serve` can run the shipped `zones/` the loopback test should use it instead;
-//! this module then only backs the sans-IO tests.
+//! A deliberately small authoritative responder and a copy of the shipped hierarchy, for
+//! the sans-IO iterator tests only (`iterator_tests`): they script the network packet by
+//! packet (timeouts, truncation, REFUSED, an IPv6-only name server) without sockets. It
+//! knows referrals with glue, CNAME within a zone, NXDOMAIN, NODATA and empty
+//! non-terminals; nothing else (no wildcards, no DNSSEC). Everything over sockets
+//! (`tests/resolver.rs`, `integration/`) runs against zonecast's real servers.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::str::FromStr;

@@ -7,8 +7,8 @@ pub mod control;
 pub mod driver;
 pub mod hints;
 pub mod iterator;
-pub mod lab;
-pub mod lab_net;
+#[cfg(test)]
+mod lab;
 pub mod memo;
 pub mod response;
 pub mod stamps;
