@@ -75,7 +75,11 @@ fn main() {
         }
         let wire = q.to_vec().unwrap();
         let mut out = Vec::with_capacity(1232);
-        let rounds = 300_000;
+        // Fewer rounds under callgrind: ZC_BENCH_ROUNDS=20000.
+        let rounds: u32 = std::env::var("ZC_BENCH_ROUNDS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(300_000);
         let start = Instant::now();
         for _ in 0..rounds {
             black_box(handler.handle(black_box(&wire), &info, &mut out));

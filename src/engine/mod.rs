@@ -117,7 +117,10 @@ pub fn resolve_into(
         _ => return ans.set_rcode_only(ResponseCode::Refused),
     };
     let qlower = LowerName::new(qname);
-    let Some(mut handle) = catalog.find(&qlower) else {
+    let Some(key) = crate::zone::wire_key::WireKey::new(&qlower) else {
+        return ans.set_rcode_only(ResponseCode::Refused);
+    };
+    let Some(mut handle) = catalog.find_wire(&key) else {
         return ans.set_rcode_only(ResponseCode::Refused);
     };
     // The DS RRset of a zone lives in its parent (RFC 4035 §3.1.4.1): when we serve both,
@@ -139,7 +142,7 @@ pub fn resolve_into(
     let Some(zone) = handle.current() else {
         return ans.set_rcode_only(ResponseCode::ServFail);
     };
-    query::answer_in_zone(&zone, qname, &qlower, qtype, ans);
+    query::answer_in_zone(&zone, qname, &qlower, Some(&key), qtype, ans);
     if any_class {
         // RFC 1034 §6.2 (QCLASS=*): we cannot vouch for classes we do not serve, so the
         // answer is not authoritative. NSD, measured: AA clear, answer only, even on
@@ -165,6 +168,6 @@ pub fn answer(zone: &Arc<Zone>, qname: &Name, qtype: RecordType) -> Answer {
         return Answer::rcode_only(ResponseCode::Refused);
     }
     let mut ans = Answer::default();
-    query::answer_in_zone(zone, qname, &qlower, qtype, &mut ans);
+    query::answer_in_zone(zone, qname, &qlower, None, qtype, &mut ans);
     ans
 }

@@ -74,41 +74,76 @@ impl<'a> Writer<'a> {
 
     /// Writes `name`, compressed against the names already written when `compress`.
     pub(crate) fn name(&mut self, name: &Name, compress: bool) {
-        let labels: smallvec_labels::Labels<'_> = smallvec_labels::Labels::new(name);
-        let labels = labels.as_slice();
-        for i in 0..labels.len() {
-            let suffix = &labels[i..];
-            if compress && let Some(off) = self.find(suffix) {
-                self.u16(0xc000 | off);
+        // The name in wire form on the stack, walked once: hickory's label iterator is
+        // the slow part of writing a name, so it is not run again per suffix.
+        let mut wire = [0u8; 256];
+        let mut starts = [0u8; 128];
+        let mut n = 0usize;
+        let mut at = 0usize;
+        for label in name.iter() {
+            let end = at + 1 + label.len();
+            let (Some(dst), Some(slot)) = (wire.get_mut(at + 1..end), starts.get_mut(n)) else {
+                // Longer than a name can be: make the message too big to send, so the
+                // caller's fit check drops the record set.
+                self.out.resize(self.limit + 1, 0);
                 return;
-            }
-            let pos = self.out.len();
-            if compress && pos <= MAX_POINTER && self.n_targets < MAX_TARGETS {
-                self.targets[self.n_targets] = (pos as u16, suffix.len() as u8);
-                self.n_targets += 1;
-            }
-            let label = labels[i];
-            self.out.push(label.len() as u8);
-            self.out.extend_from_slice(label);
+            };
+            dst.copy_from_slice(label);
+            *slot = at as u8;
+            wire[at] = label.len() as u8;
+            n += 1;
+            at = end;
         }
-        self.out.push(0);
+        self.name_wire(&wire[..at], &starts[..n], compress);
     }
 
-    /// The offset of a written name equal (ignoring ASCII case) to `suffix`.
-    fn find(&self, suffix: &[&[u8]]) -> Option<u16> {
+    /// Writes a name given as its wire labels without the root (`wire`) and the offset
+    /// of each label in it.
+    fn name_wire(&mut self, wire: &[u8], starts: &[u8], compress: bool) {
+        let n = starts.len();
+        let base = self.out.len();
+        for (i, &from) in starts.iter().enumerate() {
+            let from = usize::from(from);
+            if compress && let Some(off) = self.find(&wire[from..], n - i) {
+                self.out.extend_from_slice(&wire[..from]);
+                self.u16(0xc000 | off);
+                self.remember(base, starts, i);
+                return;
+            }
+        }
+        self.out.extend_from_slice(wire);
+        self.out.push(0);
+        if compress {
+            self.remember(base, starts, n);
+        }
+    }
+
+    /// Records where the first `upto` labels of a name just written at `base` start.
+    fn remember(&mut self, base: usize, starts: &[u8], upto: usize) {
+        for (j, &from) in starts.iter().enumerate().take(upto) {
+            let pos = base + usize::from(from);
+            if pos > MAX_POINTER || self.n_targets >= MAX_TARGETS {
+                return;
+            }
+            self.targets[self.n_targets] = (pos as u16, (starts.len() - j) as u8);
+            self.n_targets += 1;
+        }
+    }
+
+    /// The offset of a written name equal (ignoring ASCII case) to the wire labels
+    /// `suffix` (without the root), which has `labels` labels.
+    fn find(&self, suffix: &[u8], labels: usize) -> Option<u16> {
         self.targets[..self.n_targets]
             .iter()
-            .find(|&&(off, labels)| {
-                usize::from(labels) == suffix.len() && self.equals_at(usize::from(off), suffix)
-            })
+            .find(|&&(off, l)| usize::from(l) == labels && self.equals_at(usize::from(off), suffix))
             .map(|&(off, _)| off)
     }
 
     /// Whether the name written at `at` (following pointers) is `suffix`.
-    fn equals_at(&self, mut at: usize, suffix: &[&[u8]]) -> bool {
+    fn equals_at(&self, mut at: usize, suffix: &[u8]) -> bool {
         let buf: &[u8] = self.out;
         let mut hops = 0;
-        let mut labels = suffix.iter();
+        let mut want = 0usize;
         loop {
             let Some(&len) = buf.get(at) else {
                 return false;
@@ -125,17 +160,17 @@ impl<'a> Writer<'a> {
                 continue;
             }
             let len = usize::from(len);
-            match labels.next() {
-                None => return len == 0,
-                Some(want) => {
-                    if want.len() != len {
-                        return false;
-                    }
-                    match buf.get(at + 1..at + 1 + len) {
-                        Some(have) if have.eq_ignore_ascii_case(want) => at += 1 + len,
-                        _ => return false,
-                    }
+            if want == suffix.len() {
+                return len == 0;
+            }
+            // Both sides hold a length byte then the label: compare them together.
+            match (buf.get(at..at + 1 + len), suffix.get(want..want + 1 + len)) {
+                // Names mostly agree in case too: an exact compare first is cheaper.
+                (Some(have), Some(w)) if have == w || have.eq_ignore_ascii_case(w) => {
+                    at += 1 + len;
+                    want += 1 + len;
                 }
+                _ => return false,
             }
         }
     }
@@ -186,49 +221,6 @@ impl<'a> Writer<'a> {
         match u16::try_from(rdlen) {
             Ok(l) => self.out[len_at..len_at + 2].copy_from_slice(&l.to_be_bytes()),
             Err(_) => self.out.resize(self.limit + 1, 0),
-        }
-    }
-}
-
-/// Label slices of a name without allocating for common name depths.
-mod smallvec_labels {
-    use hickory_proto::rr::Name;
-
-    const INLINE: usize = 16;
-
-    pub(crate) struct Labels<'a> {
-        inline: [&'a [u8]; INLINE],
-        len: usize,
-        spill: Vec<&'a [u8]>,
-    }
-
-    impl<'a> Labels<'a> {
-        pub(crate) fn new(name: &'a Name) -> Self {
-            let mut l = Labels {
-                inline: [&[]; INLINE],
-                len: 0,
-                spill: Vec::new(),
-            };
-            for label in name.iter() {
-                if l.len < INLINE {
-                    l.inline[l.len] = label;
-                    l.len += 1;
-                } else {
-                    if l.spill.is_empty() {
-                        l.spill.extend_from_slice(&l.inline);
-                    }
-                    l.spill.push(label);
-                }
-            }
-            l
-        }
-
-        pub(crate) fn as_slice(&self) -> &[&'a [u8]] {
-            if self.spill.is_empty() {
-                &self.inline[..self.len]
-            } else {
-                &self.spill
-            }
         }
     }
 }
