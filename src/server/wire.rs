@@ -130,6 +130,27 @@ impl<'a> Writer<'a> {
         }
     }
 
+    /// Repeats the owner name written at `at`: a lone pointer is copied, a name written
+    /// there is pointed to. False when compression would not have found it (the target
+    /// table was full or `at` is past the pointer range); the caller then writes it.
+    fn owner_again(&mut self, at: usize) -> bool {
+        let (Some(&b0), Some(&b1)) = (self.out.get(at), self.out.get(at + 1)) else {
+            return false;
+        };
+        if b0 & 0xc0 == 0xc0 {
+            self.out.extend_from_slice(&[b0, b1]);
+            return true;
+        }
+        if self.targets[..self.n_targets]
+            .iter()
+            .any(|&(off, _)| usize::from(off) == at)
+        {
+            self.u16(0xc000 | at as u16);
+            return true;
+        }
+        false
+    }
+
     /// The offset of a written name equal (ignoring ASCII case) to the wire labels
     /// `suffix` (without the root), which has `labels` labels.
     fn find(&self, suffix: &[u8], labels: usize) -> Option<u16> {
@@ -178,7 +199,16 @@ impl<'a> Writer<'a> {
     /// Writes one resource record. Names in RDATA are compressed only for the RFC 1035
     /// types that allow it (RFC 3597 §4); other RDATA is written by hickory, uncompressed.
     pub(crate) fn record(&mut self, rec: &Record) {
-        self.name(&rec.name, true);
+        self.record_after(rec, None);
+    }
+
+    /// [`Writer::record`] for a record whose owner an earlier record of the same RRset
+    /// wrote at `owner_at`: the owner becomes the pointer compression would have found
+    /// there (same bytes), without walking the name again.
+    pub(crate) fn record_after(&mut self, rec: &Record, owner_at: Option<usize>) {
+        if !owner_at.is_some_and(|at| self.owner_again(at)) {
+            self.name(&rec.name, true);
+        }
         self.u16(rec.record_type().into());
         self.u16(rec.dns_class.into());
         self.u32(rec.ttl);
@@ -320,5 +350,70 @@ mod tests {
         w.rollback(m);
         w.name(&n("example."), true);
         assert_eq!(out, b"\x07example\x00");
+    }
+
+    /// The compressor as first written (labels as slices, one suffix at a time), kept as
+    /// the reference the stack-buffer writer must match byte for byte.
+    fn reference(names: &[Name]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut targets: Vec<(usize, Vec<Vec<u8>>)> = Vec::new();
+        for name in names {
+            let labels: Vec<Vec<u8>> = name.iter().map(<[u8]>::to_vec).collect();
+            let mut done = false;
+            for i in 0..labels.len() {
+                let suffix = &labels[i..];
+                let hit = targets.iter().find(|(_, t)| {
+                    t.len() == suffix.len()
+                        && t.iter().zip(suffix).all(|(a, b)| a.eq_ignore_ascii_case(b))
+                });
+                if let Some((off, _)) = hit {
+                    out.extend_from_slice(&(0xc000 | *off as u16).to_be_bytes());
+                    done = true;
+                    break;
+                }
+                if out.len() <= MAX_POINTER && targets.len() < MAX_TARGETS {
+                    targets.push((out.len(), suffix.to_vec()));
+                }
+                out.push(labels[i].len() as u8);
+                out.extend_from_slice(&labels[i]);
+            }
+            if !done {
+                out.push(0);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn matches_the_reference_compressor() {
+        let parts = [
+            "a", "B", "www", "Example", "example", "TEST", "test", "x-1", "mail",
+        ];
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move |m: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % m as u64) as usize
+        };
+        for _ in 0..300 {
+            let names: Vec<Name> = (0..1 + next(90))
+                .map(|_| {
+                    let labels: Vec<&str> =
+                        (0..next(5)).map(|_| parts[next(parts.len())]).collect();
+                    n(&format!("{}.", labels.join(".")))
+                })
+                .collect();
+            let mut out = Vec::new();
+            let mut w = Writer::new(&mut out, 65535);
+            for name in &names {
+                w.name(name, true);
+            }
+            assert_eq!(out, reference(&names));
+            let mut dec = hickory_proto::serialize::binary::BinDecoder::new(&out);
+            for name in &names {
+                assert_eq!(&Name::read(&mut dec).unwrap(), name);
+            }
+        }
     }
 }
