@@ -55,18 +55,31 @@ fn main() {
             Zone::from_records(n("example.test."), recs).unwrap(),
         )),
     )));
-    let handler = Handler::new(
-        Arc::new(ArcSwap::from_pointee(catalog)),
-        HandlerConfig::default(),
+    let catalog = Arc::new(ArcSwap::from_pointee(catalog));
+    let cached = Handler::new(catalog.clone(), HandlerConfig::default());
+    let uncached = Handler::new(
+        catalog,
+        HandlerConfig {
+            answer_cache: false,
+            ..HandlerConfig::default()
+        },
     );
     let info = RequestInfo {
         transport: Transport::Udp,
         peer: "127.0.0.1:53000".parse().unwrap(),
     };
-    for (label, name, edns) in [
-        ("positive A", "host42.example.test.", false),
-        ("positive A, EDNS", "host42.example.test.", true),
-        ("NXDOMAIN", "nothere.example.test.", false),
+    for (label, name, edns, handler) in [
+        ("positive A", "host42.example.test.", false, &uncached),
+        ("positive A, EDNS", "host42.example.test.", true, &uncached),
+        ("NXDOMAIN", "nothere.example.test.", false, &uncached),
+        ("positive A, cached", "host42.example.test.", false, &cached),
+        (
+            "positive A, EDNS, c.",
+            "host42.example.test.",
+            true,
+            &cached,
+        ),
+        ("NXDOMAIN, cached", "nothere.example.test.", false, &cached),
     ] {
         let mut q = Message::query();
         q.add_query(Query::query(n(name), RecordType::A));

@@ -122,6 +122,7 @@ fn handler_config(cfg: &NodeConfig) -> HandlerConfig {
         udp_payload: cfg.udp_payload,
         nsid: cfg.nsid.as_ref().map(|s| s.as_bytes().to_vec()),
         query_log: cfg.query_log,
+        answer_cache: true,
     }
 }
 

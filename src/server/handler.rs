@@ -81,6 +81,9 @@ pub struct HandlerConfig {
     pub nsid: Option<Vec<u8>>,
     /// Log every query at info level on target `zonecast::query`.
     pub query_log: bool,
+    /// Reuse reply bodies encoded for the same question on the same zone version
+    /// (`answer_cache`); off only to measure or rule out the cache.
+    pub answer_cache: bool,
 }
 
 impl Default for HandlerConfig {
@@ -89,6 +92,7 @@ impl Default for HandlerConfig {
             udp_payload: 1232,
             nsid: None,
             query_log: false,
+            answer_cache: true,
         }
     }
 }
@@ -190,7 +194,10 @@ impl Handler {
         // A repeated question on an unchanged zone version: the reply body encoded the
         // first time (see `answer_cache`).
         let key = WireKey::new(&req.qname);
-        let ticket = key.as_ref().and_then(|k| answer_cache::ticket(&req, k));
+        let ticket = key
+            .as_ref()
+            .filter(|_| self.config.answer_cache)
+            .and_then(|k| answer_cache::ticket(&req, k));
         let zone = match (&ticket, &key) {
             (Some(_), Some(k)) => catalog
                 .find_wire(k)
