@@ -193,18 +193,22 @@ impl Handler {
         }
         // A repeated question on an unchanged zone version: the reply body encoded the
         // first time (see `answer_cache`).
-        let key = WireKey::new(&req.qname);
-        let ticket = key
-            .as_ref()
-            .filter(|_| self.config.answer_cache)
-            .and_then(|k| answer_cache::ticket(&req, k));
-        let zone = match (&ticket, &key) {
-            (Some(_), Some(k)) => catalog
-                .find_wire(k)
-                .filter(|h| !h.is_expired())
-                .and_then(|h| h.current()),
-            _ => None,
+        let Some(key) = WireKey::new(&req.qname) else {
+            // Longer than a name can be; hickory does not decode such names.
+            self.write_error(&req, info, ResponseCode::FormErr, out);
+            return Response::Message;
         };
+        let ticket = if self.config.answer_cache {
+            answer_cache::ticket(&req, &key)
+        } else {
+            None
+        };
+        let zone = ticket.as_ref().and_then(|_| {
+            catalog
+                .find_wire(&key)
+                .filter(|h| !h.is_expired())
+                .and_then(|h| h.current())
+        });
         if let (Some(t), Some(z)) = (&ticket, &zone)
             && self.write_cached(&req, info, t, z, out)
         {
@@ -214,7 +218,14 @@ impl Handler {
         // vectors in the steady state. Nothing awaits while it is borrowed.
         ANSWER.with(|cell| match cell.try_borrow_mut() {
             Ok(mut answer) => {
-                engine::resolve_into(&catalog, &req.qname, req.qtype, req.qclass, &mut answer);
+                engine::resolve_into_keyed(
+                    &catalog,
+                    &req.qname,
+                    &key,
+                    req.qtype,
+                    req.qclass,
+                    &mut answer,
+                );
                 self.write_answer(&req, info, &answer, out);
                 if let Some(t) = &ticket {
                     let head = self.answer_head(&req, &answer);
