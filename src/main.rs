@@ -18,8 +18,9 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
     Ok(match cli.command {
         Some(Command::Check(args)) => zonecast::cli::check::run(&args)?,
         Some(Command::Watch(args)) => zonecast::cli::watch::run(args)?,
-        Some(Command::Zone(cmd)) => {
-            zonecast::cli::zone::run(&cmd)?;
+        Some(Command::Zone(cmd)) => zonecast::cli::zone::run(&cmd)?,
+        Some(Command::Resolve(args)) => {
+            zonecast::cli::resolve::run(&args)?;
             0
         }
         Some(Command::Serve(args)) => {
@@ -46,5 +47,6 @@ fn init_logging(verbose: u8) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
 }

@@ -434,6 +434,12 @@ fn formerr_notimp_refused() {
     assert!(m.edns.is_some(), "OPT echoed on error replies");
     assert_eq!(m.queries.len(), 1);
 
+    // A header-only message with an unknown opcode: NOTIMP, not FORMERR (Knot, NSD).
+    let header_only = [0x12, 0x34, 15 << 3, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+    let (m, _) = udp(srv.addr(), &header_only);
+    assert_eq!(m.metadata.id, 0x1234);
+    assert_eq!(m.metadata.response_code, ResponseCode::NotImp);
+
     let (m, _) = udp(srv.addr(), &query(19, "example.test.", 251, None));
     assert_eq!(m.metadata.response_code, ResponseCode::Refused, "IXFR");
     let (m, _) = udp(srv.addr(), &query(20, "www.other.", 1, None));

@@ -2,12 +2,14 @@
 //! subcommand. Errors here are `anyhow`; everything below is typed.
 
 pub mod check;
+pub mod resolve;
 pub mod zone;
 
 use clap::{Parser, Subcommand};
 
 pub mod serve;
 pub mod watch;
+pub mod zone_edit;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -31,9 +33,11 @@ pub enum Command {
     Serve(ServeArgs),
     /// Watch a name propagate across authoritative servers and resolvers.
     Watch(watch::WatchArgs),
-    /// Inspect the zones a node keeps in its database.
+    /// Edit zone files, and inspect the zones a node keeps in its database.
     #[command(subcommand)]
     Zone(zone::ZoneCommand),
+    /// Resolve a name iteratively from the root hints, printing the walk.
+    Resolve(resolve::ResolveArgs),
 }
 
 #[derive(Debug, clap::Args)]

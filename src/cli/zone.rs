@@ -19,6 +19,12 @@ pub enum ZoneCommand {
     /// Show a zone's serial, role, timers, journal and last transfer, from the node's
     /// database (safe while the node runs).
     Status(StatusArgs),
+    /// Replace an RRset in the zone's file (comments and layout are kept).
+    Set(super::zone_edit::ZoneSetArgs),
+    /// Delete records, an RRset or a whole name from the zone's file.
+    Del(super::zone_edit::ZoneDelArgs),
+    /// Edit the zone's file in $VISUAL/$EDITOR, validated before it is written.
+    Edit(super::zone_edit::ZoneEditArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -37,12 +43,16 @@ pub struct StatusArgs {
     pub zone: Option<String>,
 }
 
-pub fn run(cmd: &ZoneCommand) -> anyhow::Result<()> {
+/// Runs a `zone` subcommand; returns the process exit code.
+pub fn run(cmd: &ZoneCommand) -> anyhow::Result<i32> {
     match cmd {
         ZoneCommand::Status(args) => {
             print!("{}", status(args, SystemTime::now())?);
-            Ok(())
+            Ok(0)
         }
+        ZoneCommand::Set(args) => super::zone_edit::run_set(args),
+        ZoneCommand::Del(args) => super::zone_edit::run_del(args),
+        ZoneCommand::Edit(args) => super::zone_edit::run_edit(args),
     }
 }
 

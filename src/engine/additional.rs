@@ -29,23 +29,43 @@ fn push_addresses(node: &Node, owner: &Name, ans: &mut Answer) {
         return;
     }
     for rtype in [RecordType::A, RecordType::AAAA] {
-        if let Some(set) = node.get(rtype) {
+        if let Some(set) = node.get(rtype)
+            && !in_answer(ans, owner, rtype)
+        {
             ans.additionals.extend(set.records_as(owner));
         }
     }
 }
 
-/// Addresses for the targets of an answer RRset: only authoritative in-zone data, never
-/// glue or occluded names below a cut (NSD and BIND; Knot also adds names below a cut) and
-/// never other zones of the catalog (all three).
+/// Whether the answer section already holds this RRset: NSD and Knot never repeat an
+/// answer RRset in the additional section (e.g. `ns1.example.test A` with the apex NS in
+/// authority), and neither do we.
+fn in_answer(ans: &Answer, owner: &Name, rtype: RecordType) -> bool {
+    ans.answers
+        .iter()
+        .any(|r| r.record_type() == rtype && r.name == *owner)
+}
+
+/// Addresses for the targets of an answer RRset: authoritative in-zone data, never other
+/// zones of the catalog (all three peers). Names below a cut are occluded for MX and SRV
+/// targets (NSD and BIND; Knot adds them), but an NS target below a cut is glue, which
+/// Knot and NSD both add (e.g. `. NS` gives `a.root-servers.test. A` when `test.` is
+/// delegated).
 pub(crate) fn for_answer<Z: Nodes + ?Sized>(zone: &Z, set: &RRset, ans: &mut Answer) {
     if !wants_additional(set.rtype) {
         return;
     }
     for rd in &set.rdata {
-        if let Some(t) = target(rd)
-            && let Some(node) = authoritative_node(zone, &LowerName::new(t))
-        {
+        let Some(t) = target(rd) else { continue };
+        let tl = LowerName::new(t);
+        let node = match authoritative_node(zone, &tl) {
+            Some(n) => Some(n),
+            None if set.rtype == RecordType::NS && zone.origin_lower().zone_of(&tl) => {
+                Nodes::node(zone, &tl)
+            }
+            None => None,
+        };
+        if let Some(node) = node {
             push_addresses(node, t, ans);
         }
     }
@@ -76,7 +96,9 @@ pub(crate) fn apex_ns(zone: &Zone, owners: &Owners<'_>, ans: &mut Answer) {
     let before = ans.additionals.len();
     ans.additionals.reserve(d.apex_ns_additional.len());
     for r in &d.apex_ns_additional {
-        if !ans.additionals[..before].iter().any(|x| x.name == r.name) {
+        if !ans.additionals[..before].iter().any(|x| x.name == r.name)
+            && !in_answer(ans, &r.name, r.record_type())
+        {
             ans.additionals.push(r.clone());
         }
     }

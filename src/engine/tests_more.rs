@@ -323,3 +323,38 @@ fn a_reused_answer_carries_nothing_over() {
     assert_eq!((a.rcode, a.authoritative), (ResponseCode::Refused, false));
     assert!(a.authorities.is_empty() && a.zone.is_none());
 }
+
+#[test]
+fn answer_rrsets_are_not_repeated_in_additional() {
+    let z = example();
+    // ns1 is an apex NS target: its A is the answer, so only its AAAA stays in additional.
+    let a = q(&z, "ns1.example.test.", RecordType::A);
+    assert_eq!(s(&a.answers), ["ns1.example.test. A 192.0.2.53"]);
+    assert_eq!(s(&a.authorities), APEX_NS);
+    assert_eq!(s(&a.additionals), ["ns1.example.test. AAAA 2001:db8::53"]);
+}
+
+#[test]
+fn apex_ns_targets_below_a_cut_get_their_glue() {
+    // The shape of a root zone whose server name lives under a delegated TLD.
+    let root = zone(
+        ".",
+        &[
+            "@ 86400 SOA a.root-servers.test. hostmaster.test. 1 1800 900 604800 86400",
+            "@ 518400 NS a.root-servers.test.",
+            "test. 172800 NS ns1.nic.test.",
+            "ns1.nic.test. 172800 A 127.0.0.12",
+            "a.root-servers.test. 518400 A 127.0.0.11",
+        ],
+    );
+    let a = q(&root, ".", RecordType::NS);
+    assert!(a.authoritative);
+    assert_eq!(s(&a.answers), [". NS a.root-servers.test."]);
+    assert_eq!(s(&a.additionals), ["a.root-servers.test. A 127.0.0.11"]);
+    let a = q(&root, ".", RecordType::SOA);
+    assert_eq!(s(&a.authorities), [". NS a.root-servers.test."]);
+    assert_eq!(s(&a.additionals), ["a.root-servers.test. A 127.0.0.11"]);
+    // An MX target below the cut stays occluded (NSD, BIND).
+    let a = q(&root, "test.", RecordType::A);
+    assert!(!a.authoritative, "still a referral");
+}

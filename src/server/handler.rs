@@ -138,13 +138,21 @@ impl Handler {
                 recursion_desired,
                 edns,
             }) => {
+                // An opcode we do not implement is NOTIMP even when the rest of the
+                // message is malformed (a header-only query): Knot and NSD both say so.
+                let rcode = if matches!(opcode_raw, 0 | 4 | 5) {
+                    ResponseCode::FormErr
+                } else {
+                    ResponseCode::NotImp
+                };
                 let head = ReplyHead {
                     id,
                     opcode_raw,
                     authoritative: false,
                     recursion_desired,
+                    recursion_available: false,
                     checking_disabled: false,
-                    rcode: ResponseCode::FormErr,
+                    rcode,
                     question: None,
                     edns,
                     our_payload: self.config.udp_payload,
@@ -153,7 +161,7 @@ impl Handler {
                     ede: None,
                 };
                 reply::encode(out, &head, &[], &[], &[], self.limit(&head, info));
-                self.log(info, None, ResponseCode::FormErr);
+                self.log(info, None, rcode);
                 return Response::Message;
             }
         };
@@ -326,6 +334,7 @@ impl Handler {
             opcode_raw: req.opcode_raw,
             authoritative: false,
             recursion_desired: req.recursion_desired,
+            recursion_available: false,
             checking_disabled: req.checking_disabled,
             rcode,
             question: Some((&req.qname, req.qtype, req.qclass)),

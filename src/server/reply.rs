@@ -23,6 +23,8 @@ pub struct ReplyHead<'a> {
     pub opcode_raw: u8,
     pub authoritative: bool,
     pub recursion_desired: bool,
+    /// RA: set by the resolver, clear for authoritative service.
+    pub recursion_available: bool,
     pub checking_disabled: bool,
     pub rcode: ResponseCode,
     /// The question to echo; `None` for messages whose question could not be read.
@@ -236,7 +238,9 @@ fn write_header(out: &mut [u8], head: &ReplyHead<'_>, truncated: bool, counts: [
         | if head.authoritative { 0x04 } else { 0 }
         | if truncated { 0x02 } else { 0 }
         | u8::from(head.recursion_desired);
-    h[3] = if head.checking_disabled { 0x10 } else { 0 } | head.rcode.low();
+    h[3] = if head.recursion_available { 0x80 } else { 0 }
+        | if head.checking_disabled { 0x10 } else { 0 }
+        | head.rcode.low();
     for (i, c) in counts.iter().enumerate() {
         h[4 + 2 * i..6 + 2 * i].copy_from_slice(&c.to_be_bytes());
     }
@@ -256,6 +260,7 @@ mod tests {
             opcode_raw: 0,
             authoritative: true,
             recursion_desired: true,
+            recursion_available: false,
             checking_disabled: false,
             rcode: ResponseCode::NoError,
             question: Some((name, RecordType::TXT, DNSClass::IN)),

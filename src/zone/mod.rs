@@ -12,6 +12,7 @@
 pub mod check;
 pub mod diff;
 pub mod edit;
+pub mod file_edit;
 pub mod load;
 mod nodes;
 pub mod print;

@@ -13,6 +13,7 @@ mod parser;
 mod rdata;
 pub(crate) mod wire;
 
+use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -147,15 +148,29 @@ pub fn parse_records(
 
 /// Loads and checks a zone file.
 pub fn load_zone_file(path: &Path, origin: &Name) -> Result<LoadedZone, LoadErrors> {
+    load_zone_file_overlay(path, origin, HashMap::new())
+}
+
+/// Loads and checks a zone file as if the files named in `overlay` (by canonical path)
+/// had the given text: how an edit is validated before it is written.
+pub fn load_zone_file_overlay(
+    path: &Path,
+    origin: &Name,
+    overlay: HashMap<PathBuf, String>,
+) -> Result<LoadedZone, LoadErrors> {
     let label = path.display().to_string();
-    let text = parser::read_text(path).map_err(|d| LoadErrors {
-        errors: vec![d],
-        warnings: Vec::new(),
-    })?;
+    let canon = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let text = match overlay.get(&canon) {
+        Some(t) => t.clone(),
+        None => parser::read_text(path).map_err(|d| LoadErrors {
+            errors: vec![d],
+            warnings: Vec::new(),
+        })?,
+    };
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let mut p = parser::Parser::new();
-    p.stack
-        .push(std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()));
+    p.overlay = overlay;
+    p.stack.push(canon);
     let mut ctx = parser::FileCtx {
         label: label.clone(),
         dir,

@@ -1,6 +1,7 @@
 //! The master-file parser proper: entries to records, with the state RFC 1035 §5 and
 //! RFC 2308 §4 define (current origin, previous owner, default and previous TTL).
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use hickory_proto::rr::{DNSClass, Name, RData, Record};
@@ -29,6 +30,9 @@ pub(super) struct Parser {
     pub out: ParseOutput,
     /// Files being read, innermost last, to detect `$INCLUDE` loops.
     pub stack: Vec<PathBuf>,
+    /// Text to use instead of a file's content, by canonical path: an editor validates
+    /// its result before anything is written.
+    pub overlay: HashMap<PathBuf, String>,
 }
 
 impl Parser {
@@ -38,6 +42,7 @@ impl Parser {
             last_ttl: None,
             out: ParseOutput::default(),
             stack: Vec::new(),
+            overlay: HashMap::new(),
         }
     }
 
@@ -232,7 +237,11 @@ impl Parser {
             self.diag(Severity::Error, ctx, at, "$INCLUDE loop");
             return;
         }
-        let text = match read_text(&path) {
+        let read = match self.overlay.get(&canon) {
+            Some(t) => Ok(t.clone()),
+            None => read_text(&path),
+        };
+        let text = match read {
             Ok(t) => t,
             Err(mut d) => {
                 if d.line == 0 {

@@ -4,11 +4,11 @@
 # checks that the watch reports the change, its convergence, and a delay per server.
 #
 # Needs named (bind9), knotd (knot), jq, and a built zonecast (ZONECAST=path, default
-# target/debug/zonecast). Listens on 127.0.0.1 (BIND only binds interface addresses)
+# target/release/zonecast). Listens on 127.0.0.1 (BIND only binds interface addresses)
 # and 127.0.0.46, on PORT (default 5396). Every process it starts is stopped on exit.
 set -euo pipefail
 
-ZONECAST=${ZONECAST:-$(pwd)/target/debug/zonecast}
+ZONECAST=${ZONECAST:-${ZC_BIN:-$(cd "$(dirname "$0")/../.." && pwd)/target/release/zonecast}}
 PORT=${PORT:-5396}
 PRIMARY=127.0.0.1
 SECONDARY=127.0.0.46
