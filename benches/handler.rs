@@ -55,19 +55,39 @@ fn main() {
             Zone::from_records(n("example.test."), recs).unwrap(),
         )),
     )));
-    let handler = Handler::new(
-        Arc::new(ArcSwap::from_pointee(catalog)),
-        HandlerConfig::default(),
+    let catalog = Arc::new(ArcSwap::from_pointee(catalog));
+    let cached = Handler::new(catalog.clone(), HandlerConfig::default());
+    let uncached = Handler::new(
+        catalog,
+        HandlerConfig {
+            answer_cache: false,
+            ..HandlerConfig::default()
+        },
     );
     let info = RequestInfo {
         transport: Transport::Udp,
         peer: "127.0.0.1:53000".parse().unwrap(),
     };
-    for (label, name, edns) in [
-        ("positive A", "host42.example.test.", false),
-        ("positive A, EDNS", "host42.example.test.", true),
-        ("NXDOMAIN", "nothere.example.test.", false),
+    for (label, name, edns, handler) in [
+        ("positive A", "host42.example.test.", false, &uncached),
+        ("positive A, EDNS", "host42.example.test.", true, &uncached),
+        ("NXDOMAIN", "nothere.example.test.", false, &uncached),
+        ("positive A, cached", "host42.example.test.", false, &cached),
+        (
+            "positive A, EDNS, c.",
+            "host42.example.test.",
+            true,
+            &cached,
+        ),
+        ("NXDOMAIN, cached", "nothere.example.test.", false, &cached),
     ] {
+        // ZC_BENCH_SET=cached or uncached runs one half (to count instructions apart).
+        let cached_run = std::ptr::eq(handler, &cached);
+        match std::env::var("ZC_BENCH_SET").as_deref() {
+            Ok("cached") if !cached_run => continue,
+            Ok("uncached") if cached_run => continue,
+            _ => {}
+        }
         let mut q = Message::query();
         q.add_query(Query::query(n(name), RecordType::A));
         if edns {
@@ -75,7 +95,11 @@ fn main() {
         }
         let wire = q.to_vec().unwrap();
         let mut out = Vec::with_capacity(1232);
-        let rounds = 300_000;
+        // Fewer rounds under callgrind: ZC_BENCH_ROUNDS=20000.
+        let rounds: u32 = std::env::var("ZC_BENCH_ROUNDS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(300_000);
         let start = Instant::now();
         for _ in 0..rounds {
             black_box(handler.handle(black_box(&wire), &info, &mut out));

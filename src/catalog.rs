@@ -14,6 +14,7 @@ use arc_swap::{ArcSwap, ArcSwapOption};
 use hickory_proto::rr::{LowerName, Name};
 
 use crate::zone::Zone;
+use crate::zone::wire_key::{self, WireKey};
 
 /// The live state of one served zone.
 #[derive(Debug)]
@@ -67,6 +68,9 @@ impl ZoneHandle {
 #[derive(Debug, Default)]
 pub struct Catalog {
     zones: HashMap<LowerName, Arc<ZoneHandle>, foldhash::fast::RandomState>,
+    /// The same zones keyed by lower-cased wire bytes and hashed with `wire_key::hash`,
+    /// so `find` probes the query name's suffixes as slices of one buffer.
+    by_wire: hashbrown::HashTable<(Box<[u8]>, Arc<ZoneHandle>)>,
     /// Bit k is set when some apex has k labels, so `find` builds and looks up only the
     /// suffixes of the query name that could be an apex (a name has at most 127 labels).
     /// Building a suffix is the expensive step of `find` on the query path.
@@ -80,6 +84,17 @@ impl Catalog {
 
     pub fn insert(&mut self, handle: Arc<ZoneHandle>) {
         self.apex_label_counts |= 1u128 << handle.lower().iter().len().min(127);
+        if let Some(key) = WireKey::new(handle.lower()) {
+            let wire: Box<[u8]> = key.bytes().into();
+            let h = wire_key::hash(&wire);
+            match self.by_wire.find_mut(h, |(k, _)| *k == wire) {
+                Some(slot) => slot.1 = handle.clone(),
+                None => {
+                    self.by_wire
+                        .insert_unique(h, (wire, handle.clone()), |(k, _)| wire_key::hash(k));
+                }
+            }
+        }
         self.zones.insert(handle.lower().clone(), handle);
     }
 
@@ -91,18 +106,22 @@ impl Catalog {
     /// so the cost is bounded by the label count, not the number of zones, and suffix
     /// lengths no apex has are skipped.
     pub fn find(&self, name: &LowerName) -> Option<&Arc<ZoneHandle>> {
-        let labels = name.iter().len().min(127);
+        self.find_wire(&WireKey::new(name)?)
+    }
+
+    /// [`Catalog::find`] for a name already in wire form.
+    pub fn find_wire(&self, key: &WireKey) -> Option<&Arc<ZoneHandle>> {
+        let labels = key.labels().min(127);
         for k in (0..=labels).rev() {
             if self.apex_label_counts & (1u128 << k) == 0 {
                 continue;
             }
-            let hit = if k == labels {
-                self.zones.get(name)
-            } else {
-                self.zones.get(&LowerName::from(name.trim_to(k)))
-            };
-            if hit.is_some() {
-                return hit;
+            let wire = key.suffix(k);
+            if let Some((_, h)) = self
+                .by_wire
+                .find(wire_key::hash(wire), |(w, _)| **w == *wire)
+            {
+                return Some(h);
             }
         }
         None

@@ -7,13 +7,21 @@
 //! real nodes in [`Zone`], so no step ever needs to look at neighbouring names).
 
 use hickory_proto::rr::{LowerName, Name, RecordType};
+use hickory_proto::serialize::binary::BinDecodable;
 
+use crate::zone::wire_key::WireKey;
 use crate::zone::{Node, Zone};
 
 /// The node lookups the walk needs. A trait so that tests can count lookups and prove the
 /// walk never scans; `Zone` is the only implementation on the query path.
 pub(crate) trait Nodes {
     fn node(&self, name: &LowerName) -> Option<&Node>;
+    /// [`Nodes::node`] for lower-cased wire bytes (see `wire_key`), which the walk
+    /// slices out of one buffer instead of building a name per ancestor.
+    fn node_wire(&self, wire: &[u8]) -> Option<&Node> {
+        let name = Name::from_bytes(wire).ok()?;
+        self.node(&LowerName::from(name))
+    }
     fn apex(&self) -> &Node;
     fn origin_lower(&self) -> &LowerName;
     /// Whether the apex owns a DNAME; asked on every query, so `Zone` answers it from
@@ -26,6 +34,9 @@ pub(crate) trait Nodes {
 impl Nodes for Zone {
     fn node(&self, name: &LowerName) -> Option<&Node> {
         Zone::node(self, name)
+    }
+    fn node_wire(&self, wire: &[u8]) -> Option<&Node> {
+        Zone::node_wire(self, wire)
     }
     fn apex(&self) -> &Node {
         Zone::apex(self)
@@ -48,6 +59,9 @@ pub(crate) struct Plain<'z>(pub(crate) &'z Zone);
 impl Nodes for Plain<'_> {
     fn node(&self, name: &LowerName) -> Option<&Node> {
         self.0.node(name)
+    }
+    fn node_wire(&self, wire: &[u8]) -> Option<&Node> {
+        self.0.node_wire(wire)
     }
     fn apex(&self) -> &Node {
         self.0.apex()
@@ -86,8 +100,21 @@ pub(crate) fn find<'z, Z: Nodes + ?Sized>(
     qlower: &LowerName,
     qtype: RecordType,
 ) -> Found<'z> {
+    match WireKey::new(qlower) {
+        Some(key) => find_wire(zone, &key, qtype),
+        // Not reachable for names hickory builds (at most 255 octets).
+        None => Found::NxDomain,
+    }
+}
+
+/// [`find`] for a name already in wire form: every ancestor is a slice of `key`.
+pub(crate) fn find_wire<'z, Z: Nodes + ?Sized>(
+    zone: &'z Z,
+    key: &WireKey,
+    qtype: RecordType,
+) -> Found<'z> {
     let apex_labels = label_count(zone.origin_lower());
-    let q_labels = label_count(qlower);
+    let q_labels = key.labels();
     if q_labels > apex_labels && zone.apex_dname() {
         return Found::Dname {
             node: zone.apex(),
@@ -95,19 +122,20 @@ pub(crate) fn find<'z, Z: Nodes + ?Sized>(
         };
     }
     for k in apex_labels + 1..=q_labels {
-        let owned;
-        let name = if k == q_labels {
-            qlower
-        } else {
-            owned = LowerName::from(qlower.trim_to(k));
-            &owned
-        };
-        let Some(node) = zone.node(name) else {
-            // `name` is the closest encloser's child on the way to the query name, so its
-            // wildcard sibling is the source of synthesis (RFC 4592 §3.3.1). An existing
-            // child, even an empty non-terminal, was found above and blocks the wildcard.
-            let wild = name.clone().into_wildcard();
-            return match zone.node(&wild) {
+        let Some(node) = zone.node_wire(key.suffix(k)) else {
+            // The name with `k` labels is the closest encloser's child on the way to the
+            // query name, so its wildcard sibling is the source of synthesis (RFC 4592
+            // §3.3.1). An existing child, even an empty non-terminal, was found above and
+            // blocks the wildcard.
+            let parent = key.suffix(k - 1);
+            let mut wild = [0u8; 256];
+            let Some(dst) = wild.get_mut(2..2 + parent.len()) else {
+                return Found::NxDomain;
+            };
+            dst.copy_from_slice(parent);
+            wild[0] = 1;
+            wild[1] = b'*';
+            return match zone.node_wire(&wild[..2 + parent.len()]) {
                 Some(n) => Found::Wildcard(n),
                 None => Found::NxDomain,
             };

@@ -46,6 +46,7 @@ use hickory_proto::rr::{DNSClass, LowerName, Name, Record, RecordType};
 
 use crate::catalog::Catalog;
 use crate::zone::Zone;
+use crate::zone::wire_key::WireKey;
 
 /// The most CNAME/DNAME steps followed for one query. Knot stops after 5, BIND SERVFAILs
 /// after about 12, NSD follows more than 25; chains that long are configuration errors,
@@ -111,13 +112,28 @@ pub fn resolve_into(
     qclass: DNSClass,
     ans: &mut Answer,
 ) {
+    match WireKey::new(qname) {
+        Some(key) => resolve_into_keyed(catalog, qname, &key, qtype, qclass, ans),
+        None => ans.set_rcode_only(ResponseCode::Refused),
+    }
+}
+
+/// [`resolve_into`] for a caller that already holds `qname` as a [`WireKey`].
+pub fn resolve_into_keyed(
+    catalog: &Catalog,
+    qname: &Name,
+    key: &WireKey,
+    qtype: RecordType,
+    qclass: DNSClass,
+    ans: &mut Answer,
+) {
     let any_class = match qclass {
         DNSClass::IN => false,
         DNSClass::ANY => true,
         _ => return ans.set_rcode_only(ResponseCode::Refused),
     };
     let qlower = LowerName::new(qname);
-    let Some(mut handle) = catalog.find(&qlower) else {
+    let Some(mut handle) = catalog.find_wire(key) else {
         return ans.set_rcode_only(ResponseCode::Refused);
     };
     // The DS RRset of a zone lives in its parent (RFC 4035 §3.1.4.1): when we serve both,
@@ -139,7 +155,7 @@ pub fn resolve_into(
     let Some(zone) = handle.current() else {
         return ans.set_rcode_only(ResponseCode::ServFail);
     };
-    query::answer_in_zone(&zone, qname, &qlower, qtype, ans);
+    query::answer_in_zone(&zone, qname, &qlower, Some(key), qtype, ans);
     if any_class {
         // RFC 1034 §6.2 (QCLASS=*): we cannot vouch for classes we do not serve, so the
         // answer is not authoritative. NSD, measured: AA clear, answer only, even on
@@ -165,6 +181,6 @@ pub fn answer(zone: &Arc<Zone>, qname: &Name, qtype: RecordType) -> Answer {
         return Answer::rcode_only(ResponseCode::Refused);
     }
     let mut ans = Answer::default();
-    query::answer_in_zone(zone, qname, &qlower, qtype, &mut ans);
+    query::answer_in_zone(zone, qname, &qlower, None, qtype, &mut ans);
     ans
 }

@@ -10,6 +10,7 @@ use hickory_proto::rr::{LowerName, Name, RData, RecordType};
 use super::lookup::{self, Found};
 use super::owner::Owners;
 use super::{Answer, MAX_CHAIN, additional, any, dname, negative};
+use crate::zone::wire_key::WireKey;
 use crate::zone::{Node, Zone};
 
 /// What to do after a CNAME or DNAME was written.
@@ -43,12 +44,13 @@ fn follow(zone: &Zone, target: Name, hops: usize, ans: &Answer) -> Next {
     Next::Continue(target, lower)
 }
 
-/// Answers `qname` (lower-cased once by the caller as `qlower`) from `zone` into `ans`,
-/// whose buffers are reused.
+/// Answers `qname` (lower-cased once by the caller as `qlower`, and as `key` when the
+/// caller has it in wire form) from `zone` into `ans`, whose buffers are reused.
 pub(crate) fn answer_in_zone(
     zone: &Arc<Zone>,
     qname: &Name,
     qlower: &LowerName,
+    key: Option<&WireKey>,
     qtype: RecordType,
     ans: &mut Answer,
 ) {
@@ -59,8 +61,13 @@ pub(crate) fn answer_in_zone(
     let mut cur: Cow<'_, Name> = Cow::Borrowed(qname);
     let mut cur_lower: Cow<'_, LowerName> = Cow::Borrowed(qlower);
     let mut hops = 0usize;
+    let mut key = key;
     loop {
-        let next = match lookup::find(&**zone, &cur_lower, qtype) {
+        let found = match key.take() {
+            Some(k) => lookup::find_wire(&**zone, k, qtype),
+            None => lookup::find(&**zone, &cur_lower, qtype),
+        };
+        let next = match found {
             Found::Exact(node) | Found::Wildcard(node) => {
                 match at_node(zone, node, &cur, qtype, &owners, ans) {
                     Some(target) => follow(zone, target, hops, ans),

@@ -306,6 +306,7 @@ impl Node {
                 udp_payload: cfg.udp_payload,
                 nsid: cfg.nsid.as_ref().map(|s| s.as_bytes().to_vec()),
                 query_log: cfg.query_log,
+                answer_cache: true,
             },
         )
         .with_extension(Arc::new(ext::PropagationExtension::new(shared.clone())));

@@ -11,10 +11,13 @@ use std::sync::Arc;
 use hickory_proto::op::{OpCode, ResponseCode};
 use hickory_proto::rr::RecordType;
 
+use super::answer_cache::{self, Ticket};
 use super::reply::{self, ReplyHead};
 use super::request::{self, Reject, Request};
 use crate::catalog::{Catalog, SharedCatalog};
 use crate::engine::{self, Answer};
+use crate::zone::Zone;
+use crate::zone::wire_key::WireKey;
 
 thread_local! {
     static ANSWER: std::cell::RefCell<Answer> = std::cell::RefCell::new(Answer::default());
@@ -78,6 +81,9 @@ pub struct HandlerConfig {
     pub nsid: Option<Vec<u8>>,
     /// Log every query at info level on target `zonecast::query`.
     pub query_log: bool,
+    /// Reuse reply bodies encoded for the same question on the same zone version
+    /// (`answer_cache`); off only to measure or rule out the cache.
+    pub answer_cache: bool,
 }
 
 impl Default for HandlerConfig {
@@ -86,6 +92,7 @@ impl Default for HandlerConfig {
             udp_payload: 1232,
             nsid: None,
             query_log: false,
+            answer_cache: true,
         }
     }
 }
@@ -192,12 +199,46 @@ impl Handler {
             }
             _ => {}
         }
+        // A repeated question on an unchanged zone version: the reply body encoded the
+        // first time (see `answer_cache`).
+        let Some(key) = WireKey::new(&req.qname) else {
+            // Longer than a name can be; hickory does not decode such names.
+            self.write_error(&req, info, ResponseCode::FormErr, out);
+            return Response::Message;
+        };
+        let ticket = if self.config.answer_cache {
+            answer_cache::ticket(&req, &key)
+        } else {
+            None
+        };
+        let zone = ticket.as_ref().and_then(|_| {
+            catalog
+                .find_wire(&key)
+                .filter(|h| !h.is_expired())
+                .and_then(|h| h.current())
+        });
+        if let (Some(t), Some(z)) = (&ticket, &zone)
+            && self.write_cached(&req, info, t, z, out)
+        {
+            return Response::Message;
+        }
         // One reused Answer per thread: the engine fills it without allocating section
         // vectors in the steady state. Nothing awaits while it is borrowed.
         ANSWER.with(|cell| match cell.try_borrow_mut() {
             Ok(mut answer) => {
-                engine::resolve_into(&catalog, &req.qname, req.qtype, req.qclass, &mut answer);
+                engine::resolve_into_keyed(
+                    &catalog,
+                    &req.qname,
+                    &key,
+                    req.qtype,
+                    req.qclass,
+                    &mut answer,
+                );
                 self.write_answer(&req, info, &answer, out);
+                if let Some(t) = &ticket {
+                    let head = self.answer_head(&req, &answer);
+                    answer_cache::store(t, &answer, out, head.opt_len(), req.edns.is_some());
+                }
                 answer.reset();
             }
             // Only reachable if an extension re-entered the handler from within.
@@ -209,15 +250,39 @@ impl Handler {
         Response::Message
     }
 
-    /// Writes `answer` as the reply to `req`, truncating to the transport's limit.
-    pub fn write_answer(
+    /// Writes the reply body stored for `t` if it was encoded from `zone` and fits this
+    /// requestor's limit; false when the engine has to answer.
+    fn write_cached(
         &self,
         req: &Request<'_>,
         info: &RequestInfo,
-        answer: &Answer,
+        t: &Ticket<'_>,
+        zone: &Arc<Zone>,
         out: &mut Vec<u8>,
-    ) {
-        let head = ReplyHead {
+    ) -> bool {
+        let rcode = answer_cache::with_hit(t, zone, |hit, body| {
+            let head = ReplyHead {
+                authoritative: hit.authoritative,
+                rcode: hit.rcode,
+                zoneversion: Some((zone.origin().num_labels(), zone.serial())),
+                ede: None,
+                ..self.head(req, hit.rcode)
+            };
+            let limit = self.limit(&head, info);
+            reply::encode_reused(out, &head, t.question, body, hit.counts, limit)
+                .then_some(hit.rcode)
+        });
+        match rcode.flatten() {
+            Some(rcode) => {
+                self.log(info, Some(req), rcode);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn answer_head<'a>(&'a self, req: &'a Request<'_>, answer: &Answer) -> ReplyHead<'a> {
+        ReplyHead {
             authoritative: answer.authoritative,
             rcode: answer.rcode,
             zoneversion: answer
@@ -226,7 +291,18 @@ impl Handler {
                 .map(|z| (z.origin().num_labels(), z.serial())),
             ede: answer.ede,
             ..self.head(req, answer.rcode)
-        };
+        }
+    }
+
+    /// Writes `answer` as the reply to `req`, truncating to the transport's limit.
+    pub fn write_answer(
+        &self,
+        req: &Request<'_>,
+        info: &RequestInfo,
+        answer: &Answer,
+        out: &mut Vec<u8>,
+    ) {
+        let head = self.answer_head(req, answer);
         let limit = self.limit(&head, info);
         reply::encode(
             out,

@@ -4,6 +4,7 @@
 //! so the UDP side here is one blocking loop per worker thread on SO_REUSEPORT sockets,
 //! and the TCP side a small tokio runtime. Both call the same [`Handler`].
 
+mod answer_cache;
 pub mod handler;
 mod mmsg;
 pub mod reply;

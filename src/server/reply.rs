@@ -68,7 +68,7 @@ impl ReplyHead<'_> {
     }
 
     /// Bytes the OPT record takes: root name, type, class, TTL, RDLENGTH, options.
-    fn opt_len(&self) -> usize {
+    pub(crate) fn opt_len(&self) -> usize {
         if self.edns.is_none() {
             return 0;
         }
@@ -131,6 +131,34 @@ pub fn encode(
     truncated
 }
 
+/// Writes a reply from a body [`encode`] wrote earlier for the same answer (the records
+/// after the question, before the OPT, with their `counts`), when all of it fits under
+/// `limit`: then `encode` would write these very bytes. Returns false, writing nothing
+/// useful, when it does not fit.
+pub(crate) fn encode_reused(
+    out: &mut Vec<u8>,
+    head: &ReplyHead<'_>,
+    question: &[u8],
+    body: &[u8],
+    counts: [u16; 3],
+    limit: u16,
+) -> bool {
+    if HEADER_LEN + question.len() + body.len() + head.opt_len() > usize::from(limit) {
+        return false;
+    }
+    out.clear();
+    out.extend_from_slice(&[0; HEADER_LEN]);
+    out.extend_from_slice(question);
+    out.extend_from_slice(body);
+    let mut all = [1, counts[0], counts[1], counts[2]];
+    if head.edns.is_some() {
+        emit_opt(out, head);
+        all[3] += 1;
+    }
+    write_header(out, head, false, all);
+    true
+}
+
 /// Emits whole RRsets (runs of records with the same owner, type and class) while they
 /// fit; on the first that does not, rolls back to its start and returns `Err(count)`.
 fn emit_rrsets(w: &mut Writer<'_>, records: &[Record]) -> Result<u16, u16> {
@@ -138,18 +166,24 @@ fn emit_rrsets(w: &mut Writer<'_>, records: &[Record]) -> Result<u16, u16> {
     let mut set_start = w.mark();
     let mut set_count: u16 = 0;
     let mut prev: Option<&Record> = None;
+    // Where the current RRset's first owner was written: later records of the set
+    // point there instead of walking the same name again.
+    let mut owner_at = 0usize;
     for rec in records {
         let same_set = prev.is_some_and(|p| {
             p.record_type() == rec.record_type()
                 && p.dns_class == rec.dns_class
                 && p.name == rec.name
         });
-        if !same_set {
+        if same_set {
+            w.record_after(rec, Some(owner_at));
+        } else {
             written += set_count;
             set_count = 0;
             set_start = w.mark();
+            owner_at = w.out.len();
+            w.record(rec);
         }
-        w.record(rec);
         if !w.fits() {
             w.rollback(set_start);
             return Err(written);
@@ -336,5 +370,56 @@ mod tests {
         let m = Message::from_vec(&out).unwrap();
         // 16 is BADVERS in an OPT context; hickory names it BADSIG.
         assert_eq!(u16::from(m.metadata.response_code), 16);
+    }
+
+    /// Later records of an RRset repeat the owner as a pointer without walking the name:
+    /// the bytes are those of writing every record in full through the compressor.
+    #[test]
+    fn repeated_owners_match_full_compression() {
+        use hickory_proto::rr::rdata::{MX, NS};
+        let q = Name::from_str("WwW.Example.TEST.").unwrap();
+        let rec = |o: &str, rd: RData| Record::from_rdata(Name::from_str(o).unwrap(), 60, rd);
+        let ns = |t: &str| RData::NS(NS(Name::from_str(t).unwrap()));
+        let answers = vec![
+            rec("www.example.test.", RData::A(A::new(192, 0, 2, 1))),
+            rec("WWW.example.test.", RData::A(A::new(192, 0, 2, 2))),
+            rec(
+                "www.example.test.",
+                RData::MX(MX::new(1, Name::from_str("m.example.test.").unwrap())),
+            ),
+            rec(
+                "www.example.test.",
+                RData::MX(MX::new(2, Name::from_str("n.other.").unwrap())),
+            ),
+        ];
+        let authorities = vec![
+            rec("example.test.", ns("ns1.example.test.")),
+            rec("example.test.", ns("ns2.example.test.")),
+            rec("a.very.long.owner.example.test.", ns("ns.other.")),
+            rec("a.very.long.owner.example.test.", ns("ns2.other.")),
+        ];
+        let additionals = vec![
+            rec("ns1.example.test.", RData::A(A::new(192, 0, 2, 53))),
+            rec("ns1.example.test.", RData::A(A::new(192, 0, 2, 54))),
+        ];
+        let mut h = head(&q, None);
+        h.question = Some((&q, RecordType::A, DNSClass::IN));
+        let mut out = Vec::new();
+        encode(&mut out, &h, &answers, &authorities, &additionals, u16::MAX);
+
+        let mut full = vec![0u8; HEADER_LEN];
+        let mut w = Writer::new(&mut full, 65535);
+        w.name(&q, true);
+        w.u16(RecordType::A.into());
+        w.u16(DNSClass::IN.into());
+        for r in answers.iter().chain(&authorities).chain(&additionals) {
+            w.record(r);
+        }
+        assert_eq!(out[HEADER_LEN..], full[HEADER_LEN..]);
+        let m = Message::from_vec(&out).unwrap();
+        assert_eq!(
+            (m.answers.len(), m.authorities.len(), m.additionals.len()),
+            (4, 4, 2)
+        );
     }
 }

@@ -74,41 +74,97 @@ impl<'a> Writer<'a> {
 
     /// Writes `name`, compressed against the names already written when `compress`.
     pub(crate) fn name(&mut self, name: &Name, compress: bool) {
-        let labels: smallvec_labels::Labels<'_> = smallvec_labels::Labels::new(name);
-        let labels = labels.as_slice();
-        for i in 0..labels.len() {
-            let suffix = &labels[i..];
-            if compress && let Some(off) = self.find(suffix) {
-                self.u16(0xc000 | off);
+        // The name in wire form on the stack, walked once: hickory's label iterator is
+        // the slow part of writing a name, so it is not run again per suffix.
+        let mut wire = [0u8; 256];
+        let mut starts = [0u8; 128];
+        let mut n = 0usize;
+        let mut at = 0usize;
+        for label in name.iter() {
+            let end = at + 1 + label.len();
+            let (Some(dst), Some(slot)) = (wire.get_mut(at + 1..end), starts.get_mut(n)) else {
+                // Longer than a name can be: make the message too big to send, so the
+                // caller's fit check drops the record set.
+                self.out.resize(self.limit + 1, 0);
                 return;
-            }
-            let pos = self.out.len();
-            if compress && pos <= MAX_POINTER && self.n_targets < MAX_TARGETS {
-                self.targets[self.n_targets] = (pos as u16, suffix.len() as u8);
-                self.n_targets += 1;
-            }
-            let label = labels[i];
-            self.out.push(label.len() as u8);
-            self.out.extend_from_slice(label);
+            };
+            dst.copy_from_slice(label);
+            *slot = at as u8;
+            wire[at] = label.len() as u8;
+            n += 1;
+            at = end;
         }
-        self.out.push(0);
+        self.name_wire(&wire[..at], &starts[..n], compress);
     }
 
-    /// The offset of a written name equal (ignoring ASCII case) to `suffix`.
-    fn find(&self, suffix: &[&[u8]]) -> Option<u16> {
+    /// Writes a name given as its wire labels without the root (`wire`) and the offset
+    /// of each label in it.
+    fn name_wire(&mut self, wire: &[u8], starts: &[u8], compress: bool) {
+        let n = starts.len();
+        let base = self.out.len();
+        for (i, &from) in starts.iter().enumerate() {
+            let from = usize::from(from);
+            if compress && let Some(off) = self.find(&wire[from..], n - i) {
+                self.out.extend_from_slice(&wire[..from]);
+                self.u16(0xc000 | off);
+                self.remember(base, starts, i);
+                return;
+            }
+        }
+        self.out.extend_from_slice(wire);
+        self.out.push(0);
+        if compress {
+            self.remember(base, starts, n);
+        }
+    }
+
+    /// Records where the first `upto` labels of a name just written at `base` start.
+    fn remember(&mut self, base: usize, starts: &[u8], upto: usize) {
+        for (j, &from) in starts.iter().enumerate().take(upto) {
+            let pos = base + usize::from(from);
+            if pos > MAX_POINTER || self.n_targets >= MAX_TARGETS {
+                return;
+            }
+            self.targets[self.n_targets] = (pos as u16, (starts.len() - j) as u8);
+            self.n_targets += 1;
+        }
+    }
+
+    /// Repeats the owner name written at `at`: a lone pointer is copied, a name written
+    /// there is pointed to. False when compression would not have found it (the target
+    /// table was full or `at` is past the pointer range); the caller then writes it.
+    fn owner_again(&mut self, at: usize) -> bool {
+        let (Some(&b0), Some(&b1)) = (self.out.get(at), self.out.get(at + 1)) else {
+            return false;
+        };
+        if b0 & 0xc0 == 0xc0 {
+            self.out.extend_from_slice(&[b0, b1]);
+            return true;
+        }
+        if self.targets[..self.n_targets]
+            .iter()
+            .any(|&(off, _)| usize::from(off) == at)
+        {
+            self.u16(0xc000 | at as u16);
+            return true;
+        }
+        false
+    }
+
+    /// The offset of a written name equal (ignoring ASCII case) to the wire labels
+    /// `suffix` (without the root), which has `labels` labels.
+    fn find(&self, suffix: &[u8], labels: usize) -> Option<u16> {
         self.targets[..self.n_targets]
             .iter()
-            .find(|&&(off, labels)| {
-                usize::from(labels) == suffix.len() && self.equals_at(usize::from(off), suffix)
-            })
+            .find(|&&(off, l)| usize::from(l) == labels && self.equals_at(usize::from(off), suffix))
             .map(|&(off, _)| off)
     }
 
     /// Whether the name written at `at` (following pointers) is `suffix`.
-    fn equals_at(&self, mut at: usize, suffix: &[&[u8]]) -> bool {
+    fn equals_at(&self, mut at: usize, suffix: &[u8]) -> bool {
         let buf: &[u8] = self.out;
         let mut hops = 0;
-        let mut labels = suffix.iter();
+        let mut want = 0usize;
         loop {
             let Some(&len) = buf.get(at) else {
                 return false;
@@ -125,17 +181,17 @@ impl<'a> Writer<'a> {
                 continue;
             }
             let len = usize::from(len);
-            match labels.next() {
-                None => return len == 0,
-                Some(want) => {
-                    if want.len() != len {
-                        return false;
-                    }
-                    match buf.get(at + 1..at + 1 + len) {
-                        Some(have) if have.eq_ignore_ascii_case(want) => at += 1 + len,
-                        _ => return false,
-                    }
+            if want == suffix.len() {
+                return len == 0;
+            }
+            // Both sides hold a length byte then the label: compare them together.
+            match (buf.get(at..at + 1 + len), suffix.get(want..want + 1 + len)) {
+                // Names mostly agree in case too: an exact compare first is cheaper.
+                (Some(have), Some(w)) if have == w || have.eq_ignore_ascii_case(w) => {
+                    at += 1 + len;
+                    want += 1 + len;
                 }
+                _ => return false,
             }
         }
     }
@@ -143,7 +199,16 @@ impl<'a> Writer<'a> {
     /// Writes one resource record. Names in RDATA are compressed only for the RFC 1035
     /// types that allow it (RFC 3597 §4); other RDATA is written by hickory, uncompressed.
     pub(crate) fn record(&mut self, rec: &Record) {
-        self.name(&rec.name, true);
+        self.record_after(rec, None);
+    }
+
+    /// [`Writer::record`] for a record whose owner an earlier record of the same RRset
+    /// wrote at `owner_at`: the owner becomes the pointer compression would have found
+    /// there (same bytes), without walking the name again.
+    pub(crate) fn record_after(&mut self, rec: &Record, owner_at: Option<usize>) {
+        if !owner_at.is_some_and(|at| self.owner_again(at)) {
+            self.name(&rec.name, true);
+        }
         self.u16(rec.record_type().into());
         self.u16(rec.dns_class.into());
         self.u32(rec.ttl);
@@ -186,49 +251,6 @@ impl<'a> Writer<'a> {
         match u16::try_from(rdlen) {
             Ok(l) => self.out[len_at..len_at + 2].copy_from_slice(&l.to_be_bytes()),
             Err(_) => self.out.resize(self.limit + 1, 0),
-        }
-    }
-}
-
-/// Label slices of a name without allocating for common name depths.
-mod smallvec_labels {
-    use hickory_proto::rr::Name;
-
-    const INLINE: usize = 16;
-
-    pub(crate) struct Labels<'a> {
-        inline: [&'a [u8]; INLINE],
-        len: usize,
-        spill: Vec<&'a [u8]>,
-    }
-
-    impl<'a> Labels<'a> {
-        pub(crate) fn new(name: &'a Name) -> Self {
-            let mut l = Labels {
-                inline: [&[]; INLINE],
-                len: 0,
-                spill: Vec::new(),
-            };
-            for label in name.iter() {
-                if l.len < INLINE {
-                    l.inline[l.len] = label;
-                    l.len += 1;
-                } else {
-                    if l.spill.is_empty() {
-                        l.spill.extend_from_slice(&l.inline);
-                    }
-                    l.spill.push(label);
-                }
-            }
-            l
-        }
-
-        pub(crate) fn as_slice(&self) -> &[&'a [u8]] {
-            if self.spill.is_empty() {
-                &self.inline[..self.len]
-            } else {
-                &self.spill
-            }
         }
     }
 }
@@ -328,5 +350,70 @@ mod tests {
         w.rollback(m);
         w.name(&n("example."), true);
         assert_eq!(out, b"\x07example\x00");
+    }
+
+    /// The compressor as first written (labels as slices, one suffix at a time), kept as
+    /// the reference the stack-buffer writer must match byte for byte.
+    fn reference(names: &[Name]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut targets: Vec<(usize, Vec<Vec<u8>>)> = Vec::new();
+        for name in names {
+            let labels: Vec<Vec<u8>> = name.iter().map(<[u8]>::to_vec).collect();
+            let mut done = false;
+            for i in 0..labels.len() {
+                let suffix = &labels[i..];
+                let hit = targets.iter().find(|(_, t)| {
+                    t.len() == suffix.len()
+                        && t.iter().zip(suffix).all(|(a, b)| a.eq_ignore_ascii_case(b))
+                });
+                if let Some((off, _)) = hit {
+                    out.extend_from_slice(&(0xc000 | *off as u16).to_be_bytes());
+                    done = true;
+                    break;
+                }
+                if out.len() <= MAX_POINTER && targets.len() < MAX_TARGETS {
+                    targets.push((out.len(), suffix.to_vec()));
+                }
+                out.push(labels[i].len() as u8);
+                out.extend_from_slice(&labels[i]);
+            }
+            if !done {
+                out.push(0);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn matches_the_reference_compressor() {
+        let parts = [
+            "a", "B", "www", "Example", "example", "TEST", "test", "x-1", "mail",
+        ];
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move |m: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % m as u64) as usize
+        };
+        for _ in 0..300 {
+            let names: Vec<Name> = (0..1 + next(90))
+                .map(|_| {
+                    let labels: Vec<&str> =
+                        (0..next(5)).map(|_| parts[next(parts.len())]).collect();
+                    n(&format!("{}.", labels.join(".")))
+                })
+                .collect();
+            let mut out = Vec::new();
+            let mut w = Writer::new(&mut out, 65535);
+            for name in &names {
+                w.name(name, true);
+            }
+            assert_eq!(out, reference(&names));
+            let mut dec = hickory_proto::serialize::binary::BinDecoder::new(&out);
+            for name in &names {
+                assert_eq!(&Name::read(&mut dec).unwrap(), name);
+            }
+        }
     }
 }

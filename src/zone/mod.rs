@@ -17,6 +17,7 @@ pub mod load;
 mod nodes;
 pub mod print;
 mod print_wire;
+pub mod wire_key;
 
 use std::any::Any;
 use std::sync::{Arc, OnceLock};
@@ -225,6 +226,12 @@ impl Zone {
 
     pub fn node(&self, name: &LowerName) -> Option<&Node> {
         self.nodes.get(name)
+    }
+
+    /// [`Zone::node`] for a name given as lower-cased wire bytes: the query path walks
+    /// ancestors as slices of one buffer (see [`wire_key`]).
+    pub fn node_wire(&self, wire: &[u8]) -> Option<&Node> {
+        self.nodes.get_wire(wire)
     }
 
     pub fn apex(&self) -> &Node {

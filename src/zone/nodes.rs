@@ -8,30 +8,27 @@
 //! that hash picks the shard and probes the shard's table.
 
 use std::collections::HashMap;
-use std::hash::BuildHasher;
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
 use hashbrown::HashTable;
 use hickory_proto::rr::LowerName;
 
 use super::Node;
+use super::wire_key;
 
 type Hasher = foldhash::fast::RandomState;
 type Shard = HashTable<(LowerName, Node)>;
 /// The plain map a version is built in before [`NodeMap::from_map`] splits it.
 pub(crate) type BuildMap = HashMap<LowerName, Node, Hasher>;
 
-/// One random seed per process, so every version of every zone puts a name in the same
-/// shard (which is what lets a diff compare shards pairwise), while the hashes stay
-/// unpredictable from outside.
-static STATE: LazyLock<Hasher> = LazyLock::new(Hasher::default);
-
 /// Aim for about this many names per shard.
 const NAMES_PER_SHARD: usize = 1024;
 const MAX_SHARDS: usize = 1024;
 
+/// Hashed as lower-cased wire bytes (see `wire_key`), so a walk down a query name can
+/// probe with slices of one buffer.
 fn hash(name: &LowerName) -> u64 {
-    STATE.hash_one(name)
+    wire_key::hash_name(name)
 }
 
 fn rehash(entry: &(LowerName, Node)) -> u64 {
@@ -56,7 +53,7 @@ pub(crate) struct NodeMap {
 
 impl NodeMap {
     pub(crate) fn new_build_map() -> BuildMap {
-        HashMap::with_hasher(STATE.clone())
+        HashMap::with_hasher(Hasher::default())
     }
 
     /// Splits a built map into shards sized for its length. The shard count then stays
@@ -93,6 +90,15 @@ impl NodeMap {
         self.shards
             .get(i)?
             .find(h, |(k, _)| k == name)
+            .map(|(_, n)| n)
+    }
+
+    /// The node of a name given as lower-cased wire bytes (see `wire_key`).
+    pub(crate) fn get_wire(&self, wire: &[u8]) -> Option<&Node> {
+        let h = wire_key::hash(wire);
+        self.shards
+            .get(shard_index(h, self.bits))?
+            .find(h, |(k, _)| wire_key::eq_name(k, wire))
             .map(|(_, n)| n)
     }
 
