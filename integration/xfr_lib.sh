@@ -58,6 +58,7 @@ xfr_zone() {
     shift 2
     read -r refresh retry expire <<<"${XFR_TIMERS:-3600 1 86400}"
     {
+        # shellcheck disable=SC2016 # literal $ORIGIN and $TTL
         printf '$ORIGIN %s.\n$TTL 300\n' "$XFR_ZONE"
         printf '@ IN SOA ns1 hostmaster %s %s %s %s 60\n' "$serial" "$refresh" "$retry" "$expire"
         printf '  IN NS ns1\nns1 IN A 127.0.0.1\n'
