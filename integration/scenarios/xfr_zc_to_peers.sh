@@ -60,7 +60,7 @@ xfr_wait_serial 127.0.0.1 "$NP" 2 15 && pass ||
 echo "named serves serial 2 $((($(date +%s%N) - start) / 1000000)) ms after the save (dig polling)"
 xfr_wait_serial 127.0.0.53 "$P" 2 15 && pass ||
     fail "knot secondary did not get serial 2" "$(tail -20 "$knot/knotd.log")"
-echo "knot serves serial 2 $((($(date +%s%N) - start) / 1000000)) ms after the save (dig polling)"
+echo "knot serves serial 2 $((($(date +%s%N) - start) / 1000000)) ms after the save (polled after named)"
 
 # The new record, answered by both.
 SCN_PORT=$NP SCN_ADDR=127.0.0.1
