@@ -36,7 +36,8 @@ expect_clean_stop() {
         sleep 0.1
     done
     if kill -0 "$srv_pid" 2>/dev/null && [[ $(ps -o stat= -p "$srv_pid") != Z* ]]; then
-        fail "zonecast still running 5 s after SIG$sig"
+        fail "zonecast still running 5 s after SIG$sig" \
+            "$(for t in /proc/"$srv_pid"/task/*; do echo "$(cat "$t/comm") $(cat "$t/wchan" 2>/dev/null) $(awk '{print $3}' "$t/stat")"; done)"
         return
     fi
     rc=0

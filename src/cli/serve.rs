@@ -9,6 +9,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 
@@ -208,6 +209,9 @@ fn shipped_zone_dir() -> anyhow::Result<(PathBuf, Option<PathBuf>)> {
 /// SIGINT and SIGTERM handlers, installed before the server announces itself so a
 /// signal sent right after the announcement is never lost (it would kill the process
 /// with the default action instead of stopping it cleanly).
+/// How long a stop may take after SIGINT/SIGTERM before the process exits anyway.
+const SHUTDOWN_BOUND: Duration = Duration::from_secs(3);
+
 struct Signals {
     rt: tokio::runtime::Runtime,
     int: tokio::signal::unix::Signal,
@@ -229,14 +233,27 @@ impl Signals {
         Ok(Signals { rt, int, term })
     }
 
-    /// Blocks until SIGINT, SIGTERM or `stopped` (the node was told to stop).
+    /// Blocks until SIGINT, SIGTERM or `stopped` (the node was told to stop). After a
+    /// signal, shutdown is bounded: every commit is one SQLite transaction, so leaving
+    /// with a blocking task still running (an fsync on a loaded disk, say) loses nothing
+    /// that was acknowledged, while a stop that hangs is what an operator cannot accept.
     fn wait(mut self, stopped: impl std::future::Future<Output = ()>) {
-        self.rt.block_on(async {
+        let signalled = self.rt.block_on(async {
             tokio::select! {
-                _ = self.int.recv() => {}
-                _ = self.term.recv() => {}
-                _ = stopped => {}
+                _ = self.int.recv() => true,
+                _ = self.term.recv() => true,
+                _ = stopped => false,
             }
         });
+        if signalled {
+            std::thread::spawn(|| {
+                std::thread::sleep(SHUTDOWN_BOUND);
+                tracing::warn!(
+                    "shutdown did not finish within {}; exiting",
+                    humantime::format_duration(SHUTDOWN_BOUND)
+                );
+                std::process::exit(0);
+            });
+        }
     }
 }
