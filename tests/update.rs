@@ -6,7 +6,7 @@
 //! Every wait polls what a node answers until a deadline; nothing sleeps for a timer.
 
 use std::io::{Read, Write};
-use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::net::{IpAddr, SocketAddr, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::{Duration, Instant};
@@ -20,29 +20,14 @@ use zonecast::node::{Node, NodeOptions};
 use zonecast::tsig::{ResponseVerifier, TsigKey, is_signed, response_error, sign_request};
 use zonecast::update::{AclRule, UpdateAcl};
 
+mod node_support;
+use node_support::{addr, free_port};
 const DEADLINE: Duration = Duration::from_secs(15);
 const ZONE: &str = "upd.test.";
 const SECRET: &str = "HBTIcN60WFRgfrtyKSz1IV6f4uewPe77pgSH/EQ3bRk=";
 
 fn n(s: &str) -> Name {
     Name::from_str(s).unwrap()
-}
-
-/// A port free for UDP and TCP, below the ephemeral range (see tests/propagation.rs).
-fn free_port() -> u16 {
-    for _ in 0..200 {
-        let port = 10000 + rand::random::<u16>() % 22000;
-        let udp = UdpSocket::bind(("127.0.0.1", port));
-        let tcp = TcpListener::bind(("127.0.0.1", port));
-        if udp.is_ok() && tcp.is_ok() {
-            return port;
-        }
-    }
-    panic!("no free port");
-}
-
-fn addr(port: u16) -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 1], port))
 }
 
 const FILE: &str = "$TTL 60\n\
