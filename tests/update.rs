@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::rdata::A;
+use hickory_proto::rr::rdata::tsig::TsigError;
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 use zonecast::config::{NodeConfig, ZoneConfig};
 use zonecast::control::{ControlRequest, request_blocking};
@@ -343,10 +344,17 @@ fn failures_change_nothing() {
     let (wire, _) = sign_request(&m.to_vec().unwrap(), &forged, unix_now()).unwrap();
     let reply = Message::from_vec(&send_tcp(s.pp, &wire)).unwrap();
     assert_eq!(reply.metadata.response_code, ResponseCode::NotAuth);
-    assert_eq!(
-        response_error(&reply),
-        Some(hickory_proto::rr::rdata::tsig::TsigError::BadSig)
-    );
+    assert_eq!(response_error(&reply), Some(TsigError::BadSig));
+    // An unknown key and a stale signature: BADKEY and BADTIME.
+    for (k, at, err) in [
+        (key("nobody-key", SECRET), unix_now(), TsigError::BadKey),
+        (s.upd.clone(), unix_now() - 3600, TsigError::BadTime),
+    ] {
+        let (wire, _) = sign_request(&m.to_vec().unwrap(), &k, at).unwrap();
+        let reply = Message::from_vec(&send_tcp(s.pp, &wire)).unwrap();
+        assert_eq!(reply.metadata.response_code, ResponseCode::NotAuth);
+        assert_eq!(response_error(&reply), Some(err));
+    }
     // A zone not served; the secondary (REFUSED, as BIND without update forwarding).
     let m = update(
         "other.test.",
