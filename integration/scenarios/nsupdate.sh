@@ -194,6 +194,16 @@ EOF
 )
 expect_not_in "forged upd-key signature fails" "$out" "exit 0"
 expect_in "forged upd-key signature: BADSIG" "$out" "BADSIG"
+# BIND's answer for a secondary without update forwarding, which zonecast's secondaries
+# give too (tests/update.rs).
+out=$(nsu <<EOF
+server $NAMED $NAMED_PORT
+zone $ZONE.
+update add fail.$ZONE. 60 A 192.0.2.66
+send
+EOF
+)
+expect_in "named secondary: REFUSED" "$out" "update failed: REFUSED"
 expect_eq "nothing changed: serial" "$(serial_at "$ZC" "$PORT")" 2
 expect_eq "nothing changed: fail.$ZONE" "$(a_at "$ZC" "$PORT" "fail.$ZONE")" ""
 expect_eq "nothing changed: zone file" "$(cat "$file")" "$before"
