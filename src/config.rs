@@ -34,6 +34,7 @@
 //! journal-max-depth = 20
 //! journal-max-size = "2x"            # bytes (10M), a multiple of the zone, or unlimited
 //! tsig-key = "xfr-key"
+//! allow-update = ["127.0.0.1", "key upd-key"]  # RFC 2136 UPDATE; default: none
 //!
 //! [[zone]]
 //! name = "other.test."
@@ -367,6 +368,40 @@ also-notify = ["127.0.0.21:5300"]
         assert_eq!(cfg.data_dir.as_deref(), Some(Path::new("/etc/zc/state")));
         assert_eq!(cfg.notify_port, 5300);
         assert_eq!(cfg.control, Some("127.0.0.1:5399".parse().unwrap()));
+    }
+
+    #[test]
+    fn allow_update() {
+        let cfg = parse(
+            "[[zone]]\nname = \"example.test\"\nfile = \"z\"\n\
+             allow-update = [\"127.0.0.0/8\", \"key upd-key\"]\n",
+        )
+        .unwrap();
+        let acl = &cfg.zones[0].allow_update;
+        let key = Name::from_ascii("upd-key.").unwrap();
+        assert!(acl.allows("127.0.0.9".parse().unwrap(), None));
+        assert!(!acl.allows("192.0.2.1".parse().unwrap(), None));
+        assert!(acl.allows("192.0.2.1".parse().unwrap(), Some(&key)));
+        // None by default, and rules are checked where they are written.
+        let cfg = parse("[[zone]]\nname = \"example.test\"\nfile = \"z\"\n").unwrap();
+        assert!(
+            !cfg.zones[0]
+                .allow_update
+                .allows("127.0.0.1".parse().unwrap(), None)
+        );
+        let e = parse("[[zone]]\nname = \"a.test\"\nfile = \"z\"\nallow-update = [\"key\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("node.toml:4:") && e.contains("allow-update"),
+            "{e}"
+        );
+        let e = parse(
+            "[[zone]]\nname = \"a.test\"\nprimaries = [\"127.0.0.1\"]\nallow-update = [\"any\"]\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("for primaries"), "{e}");
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! Every wait polls an observable state (what a node answers over DNS, or its status on
 //! the control endpoint) until a deadline; nothing sleeps to wait for a timer.
 
-use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::net::{TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::{Duration, Instant};
@@ -19,31 +19,13 @@ use zonecast::control::{ControlRequest, request_blocking};
 use zonecast::node::{Node, NodeOptions};
 use zonecast::secondary::TimerLimits;
 
+mod node_support;
+use node_support::{addr, free_port};
 const DEADLINE: Duration = Duration::from_secs(15);
 const ZONE: &str = "prop.test.";
 
 fn name() -> Name {
     Name::from_str(ZONE).unwrap()
-}
-
-/// A port free for both UDP and TCP on 127.0.0.1, so that nodes can name each other
-/// before they start (a primary's also-notify names a secondary started after it). It is
-/// taken below the kernel's ephemeral range (32768 and up by default), so that no client
-/// socket grabs it between here and the bind, or while a node is restarted on it.
-fn free_port() -> u16 {
-    for _ in 0..200 {
-        let port = 10000 + rand::random::<u16>() % 22000;
-        let udp = UdpSocket::bind(("127.0.0.1", port));
-        let tcp = TcpListener::bind(("127.0.0.1", port));
-        if udp.is_ok() && tcp.is_ok() {
-            return port;
-        }
-    }
-    panic!("no free port");
-}
-
-fn addr(port: u16) -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 1], port))
 }
 
 /// The test zone: `hosts` filler records keep a one-record IXFR smaller than the zone.

@@ -18,6 +18,7 @@ use toml::Spanned;
 
 use crate::serial::SerialPolicy;
 use crate::store::{JournalLimits, SizeLimit};
+use crate::update::{AclRule, UpdateAcl};
 use crate::xfr::acl::Acl;
 
 /// Whether a zone is loaded from a file or transferred from primaries.
@@ -46,6 +47,7 @@ pub(super) struct RawZone {
     pub journal_max_depth: Option<u32>,
     pub journal_max_size: Option<Spanned<String>>,
     pub tsig_key: Option<Spanned<String>>,
+    pub allow_update: Option<Spanned<Vec<String>>>,
 }
 
 /// One served zone.
@@ -66,6 +68,8 @@ pub struct ZoneConfig {
     /// The TSIG key that signs our transfer requests and NOTIFYs, and that requests for
     /// this zone (transfers, NOTIFY) must carry.
     pub tsig_key: Option<Name>,
+    /// Who may send RFC 2136 UPDATEs to a primary zone; empty (the default) refuses all.
+    pub allow_update: UpdateAcl,
 }
 
 impl ZoneConfig {
@@ -83,6 +87,7 @@ impl ZoneConfig {
             serial_policy: SerialPolicy::default(),
             journal: JournalLimits::default(),
             tsig_key: None,
+            allow_update: UpdateAcl::default(),
         }
     }
 
@@ -233,6 +238,26 @@ impl RawZone {
             let key = super::parse_zone_name(k.get_ref())
                 .map_err(|m| invalid(k.span().start, format!("tsig-key: {m}")))?;
             z.tsig_key = Some(key);
+        }
+        if let Some(a) = &self.allow_update {
+            if z.role == Role::Secondary {
+                return Err(invalid(
+                    a.span().start,
+                    format!(
+                        "zone {}: allow-update is for primaries (a secondary answers \
+                         UPDATE with NOTAUTH)",
+                        z.name
+                    ),
+                ));
+            }
+            let mut rules = Vec::new();
+            for r in a.get_ref() {
+                rules.push(
+                    AclRule::from_str(r)
+                        .map_err(|e| invalid(a.span().start, format!("allow-update: {e}")))?,
+                );
+            }
+            z.allow_update = UpdateAcl { rules };
         }
         Ok(z)
     }

@@ -12,6 +12,7 @@ use hickory_proto::op::{Message, OpCode, ResponseCode};
 use hickory_proto::rr::{LowerName, RecordType};
 
 use super::net::unix_now;
+use super::update::{UpdateJob, encode_reply};
 use super::{Shared, ZoneEvent, ZoneState};
 use crate::catalog::Catalog;
 use crate::config::Role;
@@ -19,7 +20,8 @@ use crate::engine;
 use crate::notify::handle_notify;
 use crate::server::request::Request;
 use crate::server::{Extension, Handler, RequestInfo, Response, Transport};
-use crate::tsig::{Admission, ResponseSigner, admit};
+use crate::tsig::{Admission, RequestAuth, ResponseSigner, admit, error_response, verify_request};
+use crate::update::handle_update;
 use crate::xfr::expire::{self, ExpireOption};
 use crate::xfr::server::{self as xfr_server, XfrOptions};
 
@@ -212,6 +214,77 @@ impl PropagationExtension {
         }
     }
 
+    /// RFC 2136 UPDATE. TSIG is checked here (a bad signature gets the RFC 8945 error, as
+    /// for transfers); the rest happens on the zone's task, which answers through the
+    /// returned `Response::Later` once the update is committed and announced. A
+    /// secondary answers REFUSED, as BIND does without `allow-update-forwarding`; a zone
+    /// we do not serve, NOTAUTH.
+    fn update(
+        &self,
+        handler: &Handler,
+        req: &Request<'_>,
+        info: &RequestInfo,
+        out: &mut Vec<u8>,
+    ) -> Response {
+        let Ok(msg) = Message::from_vec(req.bytes) else {
+            handler.write_error(req, info, ResponseCode::FormErr, out);
+            return Response::Message;
+        };
+        let now = unix_now();
+        let (key, signer) = match verify_request(req.bytes, &self.shared.keyring, now) {
+            RequestAuth::Unsigned => (None, None),
+            RequestAuth::Verified { key, mac } => {
+                (Some(key.name.clone()), Some(ResponseSigner::new(key, mac)))
+            }
+            RequestAuth::Failed {
+                failure, key, mac, ..
+            } => {
+                tracing::info!("UPDATE for {} from {}: {failure}", req.qname, info.peer);
+                let why = error_response(&msg, &failure, key.as_ref(), &mac, now)
+                    .map_err(|_| ResponseCode::FormErr);
+                return Self::refuse(handler, req, info, out, why);
+            }
+        };
+        let payload = self.shared.udp_payload;
+        let state = self.zone(req).filter(|_| msg.queries.len() == 1);
+        let rcode = match state {
+            Some(s) if s.config.role == Role::Primary => {
+                let (tx, rx) = tokio::sync::oneshot::channel();
+                let job = UpdateJob {
+                    msg,
+                    client: info.peer.ip(),
+                    key,
+                    signer,
+                    udp_payload: payload,
+                    reply: tx,
+                };
+                if s.events.send(ZoneEvent::Update(Box::new(job))).is_ok() {
+                    return Response::Later(rx);
+                }
+                // The zone's task is gone: the node is stopping.
+                return Response::None;
+            }
+            Some(_) => ResponseCode::Refused,
+            // Not a zone of ours, or a malformed zone section: the sans-IO check says
+            // which (NOTAUTH or FORMERR).
+            None => {
+                let sys = SystemTime::now();
+                let policy = crate::serial::SerialPolicy::default();
+                let acl = crate::update::UpdateAcl::default();
+                handle_update(&msg, None, &acl, info.peer.ip(), None, policy, sys).rcode
+            }
+        };
+        tracing::info!("UPDATE for {} from {}: {rcode}", req.qname, info.peer);
+        match encode_reply(&msg, rcode, payload, signer) {
+            Some(wire) => {
+                out.clear();
+                out.extend_from_slice(&wire);
+            }
+            None => handler.write_error(req, info, ResponseCode::ServFail, out),
+        }
+        Response::Message
+    }
+
     /// Queries the plain path cannot finish: an SOA query that asks for EXPIRE gets it,
     /// and a TSIG-signed query (BIND signs its refresh SOA queries) gets a signed answer
     /// or the RFC 8945 error. Anything else is left to the query path.
@@ -287,6 +360,7 @@ impl Extension for PropagationExtension {
     ) -> Option<Response> {
         match req.opcode {
             OpCode::Notify => Some(self.notify(handler, req, info, out)),
+            OpCode::Update => Some(self.update(handler, req, info, out)),
             OpCode::Query => match req.qtype {
                 RecordType::AXFR | RecordType::IXFR => self.transfer(handler, req, info, out),
                 _ => self.query_extras(handler, catalog, req, info, out),

@@ -21,6 +21,7 @@ mod notifier;
 mod primary;
 mod secondary;
 mod status;
+mod update;
 mod watch;
 
 use std::collections::HashMap;
@@ -75,6 +76,8 @@ pub(crate) enum ZoneEvent {
     Reload {
         reply: Option<oneshot::Sender<Result<String, String>>>,
     },
+    /// An RFC 2136 UPDATE whose TSIG (if any) verified; the job carries the reply channel.
+    Update(Box<update::UpdateJob>),
 }
 
 /// A served zone: its configuration, the handle queries read, and its task's inbox.

@@ -17,6 +17,7 @@ use crate::config::ZoneConfig;
 use crate::notify::notify_targets;
 use crate::store::{Store, TransferKind, TransferOutcome};
 use crate::zone::Zone;
+use crate::zone::diff::Changeset;
 use crate::zone::edit::{EditOutcome, prepare_edit};
 use crate::zone::load::load_zone_file;
 
@@ -55,17 +56,8 @@ pub(super) fn load_and_commit(
         tracing::warn!("zone {}: {w}", zc.name);
     }
     let files = loaded.files.clone();
-    let record = |store: &mut Store, serial: u32| {
-        let outcome = TransferOutcome {
-            kind: TransferKind::Load,
-            at: now,
-            serial: Some(serial),
-            error: None,
-        };
-        if let Err(e) = store.record_transfer(&zc.name, &outcome) {
-            tracing::warn!("zone {}: recording the load: {e}", zc.name);
-        }
-    };
+    let record =
+        |store: &mut Store, serial: u32| record(store, zc, TransferKind::Load, serial, now);
     let Some(current) = current else {
         store
             .commit_full(&loaded.zone)
@@ -86,10 +78,7 @@ pub(super) fn load_and_commit(
             message: format!("zone {}: unchanged (serial {})", zc.name, current.serial()),
         }),
         Ok(EditOutcome::New { zone, changeset }) => {
-            store
-                .commit_changeset(&changeset, &zone)
-                .map_err(|e| format!("zone {}: committing: {e}", zc.name))?;
-            record(store, zone.serial());
+            commit_version(store, zc, &changeset, &zone, TransferKind::Load, now)?;
             Ok(Loaded {
                 message: format!(
                     "zone {}: serial {} -> {} ({} records changed)",
@@ -103,6 +92,41 @@ pub(super) fn load_and_commit(
             })
         }
     }
+}
+
+fn record(store: &mut Store, zc: &ZoneConfig, kind: TransferKind, serial: u32, now: SystemTime) {
+    let outcome = TransferOutcome {
+        kind,
+        at: now,
+        serial: Some(serial),
+        error: None,
+    };
+    if let Err(e) = store.record_transfer(&zc.name, &outcome) {
+        tracing::warn!("zone {}: recording the {}: {e}", zc.name, kind.as_str());
+    }
+}
+
+/// Commits the next version of a primary zone and its journal step in one transaction
+/// (a file load and a dynamic update take the same path). Blocking: store thread.
+pub(super) fn commit_version(
+    store: &mut Store,
+    zc: &ZoneConfig,
+    changeset: &Changeset,
+    zone: &Zone,
+    kind: TransferKind,
+    now: SystemTime,
+) -> Result<(), String> {
+    store
+        .commit_changeset(changeset, zone)
+        .map_err(|e| format!("zone {}: committing: {e}", zc.name))?;
+    record(store, zc, kind, zone.serial(), now);
+    Ok(())
+}
+
+/// Serves a committed version and tells the secondaries about it, in that order.
+pub(super) fn publish(shared: &Shared, state: &ZoneState, zone: Arc<Zone>) {
+    state.handle.publish(zone);
+    announce(shared, state);
 }
 
 /// The start-up load: against the stored version if there is one, so that an edit made
@@ -184,8 +208,7 @@ pub(super) async fn reload(
     match res {
         Ok(l) => {
             if let Some(z) = l.zone {
-                state.handle.publish(z);
-                announce(shared, state);
+                publish(shared, state, z);
                 tracing::info!("{}", l.message);
             } else {
                 tracing::debug!("{}", l.message);
@@ -219,9 +242,14 @@ pub(super) async fn run(
         };
         let Some(ev) = ev else { return };
         let mut replies = Vec::new();
+        let mut deferred = Vec::new();
         match ev {
             ZoneEvent::Notify { .. } => continue,
             ZoneEvent::Reload { reply } => replies.extend(reply),
+            ZoneEvent::Update(job) => {
+                super::update::apply(&shared, &state, *job).await;
+                continue;
+            }
             ZoneEvent::FileChanged { complete } => {
                 // Gather the burst of events one save makes.
                 let mut done = complete;
@@ -231,6 +259,9 @@ pub(super) async fn run(
                         Ok(Some(ZoneEvent::Reload { reply })) => replies.extend(reply),
                         Ok(Some(ZoneEvent::FileChanged { complete })) => done |= complete,
                         Ok(Some(ZoneEvent::Notify { .. })) => {}
+                        // An update waits until the reload in progress is done, so that
+                        // it applies to the version the file edit produced.
+                        Ok(Some(ZoneEvent::Update(job))) => deferred.push(*job),
                         Ok(None) | Err(_) => break,
                     }
                 }
@@ -239,6 +270,9 @@ pub(super) async fn run(
         let r = reload(&shared, &state, watch.as_ref()).await;
         for reply in replies {
             let _ = reply.send(r.clone());
+        }
+        for job in deferred.drain(..) {
+            super::update::apply(&shared, &state, job).await;
         }
     }
 }

@@ -326,6 +326,8 @@ pub(super) async fn run(
                     }
                 }
                 Some(ZoneEvent::FileChanged { .. }) => {}
+                // Never sent: the extension refuses updates to a secondary.
+                Some(ZoneEvent::Update(_)) => {}
             },
             _ = sleep => sec.handle_timeout(SystemTime::now()),
             _ = stop.wait_for(|s| *s) => return,

@@ -45,6 +45,10 @@ pub enum Response {
     /// Several messages (AXFR, IXFR over TCP), produced lazily so a large zone is never
     /// held in memory as wire messages all at once.
     Stream(Box<dyn Iterator<Item = Vec<u8>> + Send>),
+    /// One message that needs work off the request path first (an UPDATE is committed
+    /// to the store before it is acknowledged). A dropped sender means no reply. UDP
+    /// workers wait for it on their own thread, TCP connections in their task.
+    Later(tokio::sync::oneshot::Receiver<Vec<u8>>),
 }
 
 impl std::fmt::Debug for Response {
@@ -53,6 +57,7 @@ impl std::fmt::Debug for Response {
             Response::None => "None",
             Response::Message => "Message",
             Response::Stream(_) => "Stream",
+            Response::Later(_) => "Later",
         })
     }
 }

@@ -125,6 +125,10 @@ async fn connection(
             Response::None => continue,
             Response::Message => Frame::One(out.clone()),
             Response::Stream(it) => Frame::Many(it),
+            Response::Later(rx) => match rx.await {
+                Ok(wire) => Frame::One(wire),
+                Err(_) => continue,
+            },
         };
         if tx.send(frame).await.is_err() {
             break;

@@ -61,6 +61,16 @@ pub(crate) fn run(sock: UdpSocket, handler: Arc<Handler>, stop: Arc<AtomicBool>)
             match handler.handle(msg, &info, out) {
                 Response::None => false,
                 Response::Message => true,
+                // Updates are rare and take a store commit: the worker waits for the
+                // reply rather than hand the socket to another thread.
+                Response::Later(rx) => match rx.blocking_recv() {
+                    Ok(wire) => {
+                        out.clear();
+                        out.extend_from_slice(&wire);
+                        true
+                    }
+                    Err(_) => false,
+                },
                 // Multi-message replies are TCP only; an extension must not stream on UDP.
                 Response::Stream(_) => {
                     tracing::warn!("stream response dropped on UDP");

@@ -68,6 +68,8 @@ pub enum TransferKind {
     Ixfr,
     /// Loaded from a zone file on a primary.
     Load,
+    /// A dynamic update (RFC 2136) applied on a primary.
+    Update,
 }
 
 impl TransferKind {
@@ -76,6 +78,7 @@ impl TransferKind {
             TransferKind::Axfr => "axfr",
             TransferKind::Ixfr => "ixfr",
             TransferKind::Load => "load",
+            TransferKind::Update => "update",
         }
     }
 }
@@ -87,6 +90,7 @@ impl FromStr for TransferKind {
             "axfr" => Ok(TransferKind::Axfr),
             "ixfr" => Ok(TransferKind::Ixfr),
             "load" => Ok(TransferKind::Load),
+            "update" => Ok(TransferKind::Update),
             other => Err(StoreError::Corrupt(format!(
                 "unknown transfer kind {other:?}"
             ))),
