@@ -127,6 +127,7 @@ def main(argv):
         servers = argv[8:]
         serial = int(time.time()) - 1_000_000_000
         totals = []
+        firsts = []
         for k in range(int(n)):
             token = f"edit-{k}-{random.randrange(10**9)}"
             serial += 1
@@ -141,14 +142,17 @@ def main(argv):
             done = None if None in times else max(times)
             totals.append(done)
             first = seen[servers[0]]
+            firsts.append(first)
             print(f"edit {k + 1}: serial {serial} primary {fmt(first)} ms, all {fmt(done)} ms",
                   file=sys.stderr)
             time.sleep(0.3)
         ok = [t for t in totals if t is not None]
         fails = len(totals) - len(ok)
+        prim = [t for t in firsts if t is not None]
         if ok:
             print(f"median_ms={statistics.median(ok) * 1000:.1f} max_ms={max(ok) * 1000:.1f} "
-                  f"min_ms={min(ok) * 1000:.1f} n={len(ok)} timeouts={fails}")
+                  f"min_ms={min(ok) * 1000:.1f} n={len(ok)} timeouts={fails} "
+                  f"primary_median_ms={statistics.median(prim) * 1000:.1f}")
         else:
             print(f"median_ms=- max_ms=- min_ms=- n=0 timeouts={fails}")
     else:
