@@ -30,8 +30,9 @@ pub enum ZoneCommand {
 
 #[derive(Debug, clap::Args)]
 pub struct StatusArgs {
-    /// The node's data directory (the database is DIR/zonecast.db). Defaults to the
-    /// current directory.
+    /// The node's data directory (the database is DIR/zonecast.db). Default: the only
+    /// node under ./.zonecast (as `reload` and `node stop` find it), else the current
+    /// directory.
     #[arg(long, value_name = "DIR", conflicts_with = "db")]
     pub data_dir: Option<PathBuf>,
     /// The database file itself (always read directly, never via a live node).
@@ -65,8 +66,25 @@ impl StatusArgs {
         match (&self.db, &self.data_dir) {
             (Some(db), _) => db.clone(),
             (None, Some(dir)) => dir.join(DB_FILE_NAME),
-            (None, None) => PathBuf::from(DB_FILE_NAME),
+            (None, None) => only_node_dir()
+                .map(|d| d.join(DB_FILE_NAME))
+                .unwrap_or_else(|| PathBuf::from(DB_FILE_NAME)),
         }
+    }
+}
+
+/// The data directory of the only node under `./.zonecast`, the default that `reload`
+/// and `node stop` use too.
+fn only_node_dir() -> Option<PathBuf> {
+    let dirs: Vec<PathBuf> = std::fs::read_dir(".zonecast")
+        .ok()?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.join(DB_FILE_NAME).is_file())
+        .collect();
+    match dirs.as_slice() {
+        [one] => Some(one.clone()),
+        _ => None,
     }
 }
 
@@ -75,8 +93,10 @@ fn live(args: &StatusArgs) -> Option<Value> {
     if args.db.is_some() {
         return None;
     }
-    let addr = args.control.or_else(|| {
-        crate::node::control_addr_in(args.data_dir.as_deref().unwrap_or(Path::new(".")))
+    let addr = args.control.or_else(|| match &args.data_dir {
+        Some(dir) => crate::node::control_addr_in(dir),
+        None => crate::node::control_addr_in(Path::new("."))
+            .or_else(|| crate::node::control_addr_in(&only_node_dir()?)),
     })?;
     let req = ControlRequest::ZoneStatus {
         zone: args.zone.clone(),
