@@ -1,26 +1,7 @@
 use super::*;
-use hickory_proto::rr::rdata::{A, AAAA, NS, SOA};
+use crate::zone::diff::tests::{n, soa};
+use hickory_proto::rr::rdata::{A, AAAA, NS};
 use std::str::FromStr;
-
-fn n(s: &str) -> Name {
-    Name::from_str(s).unwrap()
-}
-
-fn soa(serial: u32) -> Record {
-    Record::from_rdata(
-        n("example.test."),
-        3600,
-        RData::SOA(SOA::new(
-            n("ns1.example.test."),
-            n("hostmaster.example.test."),
-            serial,
-            7200,
-            900,
-            1209600,
-            300,
-        )),
-    )
-}
 
 fn sa(s: &str) -> SocketAddr {
     s.parse().unwrap()

@@ -3,11 +3,10 @@
 
 use std::collections::HashSet;
 use std::net::IpAddr;
-use std::str::FromStr;
 use std::sync::Arc;
 
 use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
-use hickory_proto::rr::rdata::{A, NS, SOA, TXT};
+use hickory_proto::rr::rdata::{A, NS, TXT};
 use hickory_proto::rr::{Name, RData, Record};
 
 use super::acl::Acl;
@@ -17,29 +16,10 @@ use crate::catalog::ZoneHandle;
 use crate::tsig::{self, Keyring, RequestAuth, ResponseSigner, ResponseVerifier, TsigKey};
 use crate::zone::Zone;
 use crate::zone::diff::Changeset;
-
-fn n(s: &str) -> Name {
-    Name::from_str(s).unwrap()
-}
+use crate::zone::diff::tests::{n, soa};
 
 fn origin() -> Name {
     n("example.test.")
-}
-
-fn soa(serial: u32) -> Record {
-    Record::from_rdata(
-        origin(),
-        3600,
-        RData::SOA(SOA::new(
-            n("ns1.example.test."),
-            n("hostmaster.example.test."),
-            serial,
-            7200,
-            900,
-            1209600,
-            300,
-        )),
-    )
 }
 
 fn a(i: u32) -> Record {
