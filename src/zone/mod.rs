@@ -178,23 +178,7 @@ impl Zone {
         // node's children: every node below the apex is counted once, by its parent.
         let names: Vec<LowerName> = nodes.keys().cloned().collect();
         for name in names {
-            let mut child = name;
-            while child.num_labels() > origin_lower.num_labels() {
-                let parent = child.base_name();
-                if let Some(p) = nodes.get_mut(&parent) {
-                    // Its ancestors were (or will be) handled from it.
-                    p.children += 1;
-                    break;
-                }
-                nodes.insert(
-                    parent.clone(),
-                    Node {
-                        rrsets: Vec::new(),
-                        children: 1,
-                    },
-                );
-                child = parent;
-            }
+            nodes::link_to_parent(&mut nodes, &name, &origin_lower);
         }
 
         Ok(Zone {

@@ -174,3 +174,51 @@ impl ShardExt for Shard {
         self.iter().map(|(k, n)| (k, n))
     }
 }
+
+/// The two shapes of a version's node table: the plain map a version is built in, and
+/// the sharded map it is served from. Both keep child counts the same way.
+pub(crate) trait NodeTable {
+    fn node_mut(&mut self, name: &LowerName) -> Option<&mut Node>;
+    fn put(&mut self, name: LowerName, node: Node);
+}
+
+impl NodeTable for BuildMap {
+    fn node_mut(&mut self, name: &LowerName) -> Option<&mut Node> {
+        self.get_mut(name)
+    }
+    fn put(&mut self, name: LowerName, node: Node) {
+        self.insert(name, node);
+    }
+}
+
+impl NodeTable for NodeMap {
+    fn node_mut(&mut self, name: &LowerName) -> Option<&mut Node> {
+        self.get_mut(name)
+    }
+    fn put(&mut self, name: LowerName, node: Node) {
+        self.insert(name, node);
+    }
+}
+
+/// Links a node into the tree: bumps its parent's child count, creating empty
+/// non-terminals up to the first existing ancestor (whose own ancestors are linked
+/// already). Whole-zone builds and `apply` both go through here, so a version reached by
+/// IXFR counts children exactly as one built from scratch.
+pub(crate) fn link_to_parent(nodes: &mut impl NodeTable, name: &LowerName, apex: &LowerName) {
+    let mut child = name.clone();
+    while child.num_labels() > apex.num_labels() {
+        let parent = child.base_name();
+        if let Some(p) = nodes.node_mut(&parent) {
+            p.children += 1;
+            return;
+        }
+        nodes.put(
+            parent.clone(),
+            Node {
+                rrsets: Vec::new(),
+                children: 1,
+            },
+        );
+        child = parent;
+    }
+}

@@ -6,7 +6,7 @@ use std::sync::{Arc, OnceLock};
 
 use hickory_proto::rr::{DNSClass, LowerName, RData, Record, RecordType};
 
-use super::super::nodes::NodeMap;
+use super::super::nodes::{NodeMap, link_to_parent};
 use super::super::{Node, RRset, Zone};
 use super::{Changeset, DiffError};
 
@@ -143,7 +143,7 @@ pub fn apply(zone: &Zone, cs: &Changeset) -> Result<Zone, DiffError> {
     }
 
     for name in created {
-        insert_empty_non_terminals(&mut nodes, &name, &zone.origin_lower);
+        link_to_parent(&mut nodes, &name, &zone.origin_lower);
     }
     if !emptied.is_empty() {
         prune_empty_leaves(&mut nodes, emptied, &zone.origin_lower);
@@ -185,27 +185,6 @@ fn check_record(zone: &Zone, rec: &Record) -> Result<(), DiffError> {
         return Err(malformed(format!("{} is out of zone", rec.name)));
     }
     Ok(())
-}
-
-/// Links a new node into the tree: bumps its parent's child count, creating empty
-/// non-terminals up to the first existing ancestor.
-fn insert_empty_non_terminals(nodes: &mut NodeMap, name: &LowerName, apex: &LowerName) {
-    let mut child = name.clone();
-    while child.num_labels() > apex.num_labels() {
-        let parent = child.base_name();
-        if let Some(p) = nodes.get_mut(&parent) {
-            p.children += 1;
-            return;
-        }
-        nodes.insert(
-            parent.clone(),
-            Node {
-                rrsets: Vec::new(),
-                children: 1,
-            },
-        );
-        child = parent;
-    }
 }
 
 /// Removes nodes left without data and without children, and then any empty
