@@ -15,7 +15,7 @@ use tokio::time::Instant;
 use super::Shared;
 use super::net::unix_now;
 use crate::notify::{NotifyConfig, NotifySender};
-use crate::tsig::{TsigKey, sign_request};
+use crate::tsig::{ResponseVerifier, TsigKey, sign_request};
 
 /// Announce a new version of a zone.
 #[derive(Debug)]
@@ -30,6 +30,10 @@ pub struct NotifyCommand {
 struct ZoneNotify {
     sender: NotifySender,
     key: Option<TsigKey>,
+    /// The MAC of each signed NOTIFY in flight, by target and ID: an acknowledgement
+    /// counts only if it is signed over it (RFC 8945 §5.3), else a forged one could stop
+    /// the retries.
+    macs: HashMap<(SocketAddr, u16), Vec<u8>>,
 }
 
 async fn bind(source: Option<IpAddr>, v6: bool) -> Option<UdpSocket> {
@@ -76,7 +80,10 @@ pub async fn run(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<NotifyComm
                 };
                 let wire = match &z.key {
                     Some(k) => match sign_request(&wire, k, unix_now()) {
-                        Ok((w, _)) => w,
+                        Ok((w, mac)) => {
+                            z.macs.insert((t.dest, t.message.id), mac);
+                            w
+                        }
                         Err(e) => {
                             tracing::warn!("NOTIFY to {}: cannot sign: {e}", t.dest);
                             continue;
@@ -125,8 +132,10 @@ pub async fn run(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<NotifyComm
                 let z = zones.entry(key).or_insert_with(|| ZoneNotify {
                     sender: NotifySender::new(cmd.zone.clone(), config),
                     key: None,
+                    macs: HashMap::new(),
                 });
                 z.key = cmd.key;
+                z.macs.clear();
                 let mut next_id = || rand::random::<u16>();
                 z.sender.new_version(Instant::now().into_std(), cmd.soa, &cmd.targets, &mut next_id);
             }
@@ -140,13 +149,33 @@ pub async fn run(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<NotifyComm
 
 fn answer(zones: &mut HashMap<LowerName, ZoneNotify>, r: Option<(usize, SocketAddr)>, buf: &[u8]) {
     let Some((n, from)) = r else { return };
-    let Some(Ok(msg)) = buf.get(..n).map(Message::from_vec) else {
+    let Some(bytes) = buf.get(..n) else { return };
+    let Ok(msg) = Message::from_vec(bytes) else {
         return;
     };
     let Some(q) = msg.queries.first() else { return };
-    if let Some(z) = zones.get_mut(&LowerName::new(q.name()))
-        && z.sender.on_response(from, &msg)
-    {
+    let Some(z) = zones.get_mut(&LowerName::new(q.name())) else {
+        return;
+    };
+    if let Some(k) = &z.key {
+        let Some(mac) = z.macs.get(&(from, msg.id)) else {
+            return;
+        };
+        let verdict = ResponseVerifier::new(k.clone(), mac.clone()).verify(
+            bytes,
+            msg.signature.is_some(),
+            unix_now(),
+        );
+        if let Err(e) = verdict {
+            tracing::warn!(
+                "NOTIFY {}: acknowledgement from {from} rejected: {e}",
+                q.name()
+            );
+            return;
+        }
+    }
+    if z.sender.on_response(from, &msg) {
+        z.macs.retain(|(dest, _), _| *dest != from);
         tracing::debug!(
             "NOTIFY {} acknowledged by {from}: {}",
             q.name(),
