@@ -51,15 +51,31 @@ pub fn notify_message(zone: &Name, id: u16, soa: Option<&Record>) -> Message {
     m
 }
 
-/// Where to send NOTIFY for a version: the addresses of the zone's NS names found in the
-/// zone itself (glue or in-zone hosts), except the SOA MNAME (RFC 1996 §3.6) and our own
-/// addresses, plus `also_notify`. NS names with no address in the zone are returned for
-/// the driver to resolve.
+/// The A and AAAA addresses a zone has for `name`.
+pub fn addresses_in(zone: &Zone, name: &LowerName) -> Vec<IpAddr> {
+    zone.node(name)
+        .into_iter()
+        .flat_map(|n| n.rrsets().iter())
+        .flat_map(|s| s.rdata.iter())
+        .filter_map(|rd| match rd {
+            RData::A(a) => Some(IpAddr::V4(a.0)),
+            RData::AAAA(a) => Some(IpAddr::V6(a.0)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Where to send NOTIFY for a version: the addresses of the zone's NS names, except the
+/// SOA MNAME (RFC 1996 §3.6) and our own addresses, plus `also_notify`. An NS name's
+/// addresses come from the zone itself (glue or in-zone hosts), else from `elsewhere`
+/// (the other zones the node serves: no query leaves the node). NS names found in
+/// neither are returned, for the caller to report.
 pub fn notify_targets(
     zone: &Zone,
     own: &[IpAddr],
     also_notify: &[SocketAddr],
     port: u16,
+    elsewhere: &dyn Fn(&LowerName) -> Vec<IpAddr>,
 ) -> (Vec<SocketAddr>, Vec<Name>) {
     let mname = zone.soa().rdata.first().and_then(|rd| match rd {
         RData::SOA(s) => Some(LowerName::new(&s.mname)),
@@ -75,22 +91,12 @@ pub fn notify_targets(
             if mname.as_ref() == Some(&lower) {
                 continue;
             }
-            let node = zone.node(&lower);
-            let addrs: Vec<IpAddr> = node
-                .into_iter()
-                .flat_map(|n| n.rrsets().iter())
-                .flat_map(|s| s.rdata.iter())
-                .filter_map(|rd| match rd {
-                    RData::A(a) => Some(IpAddr::V4(a.0)),
-                    RData::AAAA(a) => Some(IpAddr::V6(a.0)),
-                    _ => None,
-                })
-                .collect();
-            if addrs.is_empty() {
-                if !zone.origin_lower().zone_of(&lower) {
+            let mut addrs = addresses_in(zone, &lower);
+            if addrs.is_empty() && !zone.origin_lower().zone_of(&lower) {
+                addrs = elsewhere(&lower);
+                if addrs.is_empty() {
                     unresolved.push(target.0.clone());
                 }
-                continue;
             }
             for ip in addrs {
                 if own.contains(&ip) {

@@ -152,6 +152,22 @@ impl Shared {
         }
     }
 
+    /// The addresses for `name` in the most specific zone this node serves that holds it:
+    /// how a zone's out-of-zone NS (say `shop.test` served by a host named in
+    /// `example.test`) get a NOTIFY without a query leaving the node.
+    pub fn addresses_served(&self, name: &LowerName) -> Vec<IpAddr> {
+        let mut apex = name.clone();
+        loop {
+            if let Some(z) = self.zones.get(&apex).and_then(|s| s.handle.current()) {
+                return crate::notify::addresses_in(&z, name);
+            }
+            if apex.is_root() {
+                return Vec::new();
+            }
+            apex = apex.base_name();
+        }
+    }
+
     /// Runs store work on the blocking pool.
     pub async fn with_store<T: Send + 'static>(
         &self,

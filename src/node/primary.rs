@@ -9,6 +9,7 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use hickory_proto::rr::{LowerName, Name};
 use tokio::sync::mpsc;
 
 use super::watch::WatchHandle;
@@ -169,12 +170,22 @@ pub(super) fn announce(shared: &Shared, state: &ZoneState) {
         return;
     };
     let zc = &state.config;
-    let (targets, unresolved) =
-        notify_targets(&zone, &shared.own_ips, &zc.also_notify, shared.notify_port);
+    let elsewhere = |name: &LowerName| shared.addresses_served(name);
+    let (targets, unresolved) = notify_targets(
+        &zone,
+        &shared.own_ips,
+        &zc.also_notify,
+        shared.notify_port,
+        &elsewhere,
+    );
     if !unresolved.is_empty() {
-        tracing::debug!(
-            "zone {}: NS without an address in the zone, not notified: {unresolved:?}",
-            zc.name
+        let names: Vec<String> = unresolved.iter().map(Name::to_string).collect();
+        tracing::info!(
+            "zone {}: serial {}: not notifying NS {} (no address in the zones this node \
+             serves; list them in also-notify)",
+            zc.name,
+            zone.serial(),
+            names.join(", ")
         );
     }
     let Some(soa) = zone.soa().records().next() else {

@@ -51,6 +51,7 @@ fn targets_are_ns_addresses_minus_mname_and_self_plus_also_notify() {
         &own,
         &[sa("198.51.100.7:5300"), sa("192.0.2.2:53")],
         53,
+        &|_| Vec::new(),
     );
     assert_eq!(
         targets,
@@ -61,6 +62,34 @@ fn targets_are_ns_addresses_minus_mname_and_self_plus_also_notify() {
         ]
     );
     assert_eq!(unresolved, vec![n("ns.elsewhere.test.")]);
+}
+
+#[test]
+fn out_of_zone_ns_addresses_come_from_the_other_zones_served() {
+    let rec = |name: &str, rd: RData| Record::from_rdata(n(name), 300, rd);
+    let zone = Zone::from_records(
+        n("example.test."),
+        vec![
+            soa(1),
+            rec("example.test.", RData::NS(NS(n("ns.dns.other.test.")))),
+            rec("example.test.", RData::NS(NS(n("ns.nowhere.test.")))),
+            rec("example.test.", RData::NS(NS(n("ns.self.test.")))),
+        ],
+    )
+    .unwrap();
+    let own: [IpAddr; 1] = ["192.0.2.9".parse().unwrap()];
+    let elsewhere = |name: &LowerName| -> Vec<IpAddr> {
+        match name.to_string().as_str() {
+            "ns.dns.other.test." => vec!["192.0.2.5".parse().unwrap()],
+            "ns.self.test." => vec!["192.0.2.9".parse().unwrap()],
+            _ => Vec::new(),
+        }
+    };
+    let (targets, unresolved) = notify_targets(&zone, &own, &[], 53, &elsewhere);
+    // Our own address is left out even when found elsewhere; a name found nowhere is
+    // reported, not guessed.
+    assert_eq!(targets, vec![sa("192.0.2.5:53")]);
+    assert_eq!(unresolved, vec![n("ns.nowhere.test.")]);
 }
 
 #[test]

@@ -1,8 +1,9 @@
-//! A TSIG primary's NOTIFY retries stop only for an acknowledgement signed with the zone's
-//! key (RFC 8945 §5.3): an unsigned or forged one must not silence them.
+//! Who a primary notifies, and when it stops: NS named in another zone the node serves are
+//! notified; with TSIG, retries stop only for an acknowledgement signed with the zone's key
+//! (RFC 8945 §5.3), so an unsigned or forged one cannot silence them.
 //!
-//! Two fake secondaries on loopback count the NOTIFYs they get and acknowledge each, one
-//! signing its answers with the key and one not. Waits poll the counts until a deadline.
+//! Fake secondaries on loopback count the NOTIFYs they get and acknowledge each. Waits
+//! poll the counts until a deadline.
 
 use std::net::UdpSocket;
 use std::str::FromStr;
@@ -28,10 +29,10 @@ fn key() -> TsigKey {
     .unwrap()
 }
 
-/// A secondary that acknowledges every NOTIFY, signed with `signer` or unsigned, and
-/// counts them.
-fn fake_secondary(signer: Option<TsigKey>) -> (u16, Arc<AtomicU32>) {
-    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+/// A secondary on `ip` that acknowledges every NOTIFY, signed with `signer` or unsigned,
+/// and counts them.
+fn fake_secondary(ip: &str, signer: Option<TsigKey>) -> (u16, Arc<AtomicU32>) {
+    let sock = UdpSocket::bind((ip, 0)).unwrap();
     let port = sock.local_addr().unwrap().port();
     let seen = Arc::new(AtomicU32::new(0));
     let count = seen.clone();
@@ -58,6 +59,57 @@ fn fake_secondary(signer: Option<TsigKey>) -> (u16, Arc<AtomicU32>) {
     (port, seen)
 }
 
+fn options() -> NodeOptions {
+    NodeOptions {
+        timer_limits: None,
+        no_signals: true,
+    }
+}
+
+fn wait_for(count: &AtomicU32, n: u32, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while count.load(Ordering::SeqCst) < n {
+        assert!(Instant::now() < deadline, "{what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn ns_named_in_another_served_zone_are_notified() {
+    let dir = tempfile::tempdir().unwrap();
+    // The secondary listens on 127.0.0.2, an address that is not the node's own.
+    let (port, seen) = fake_secondary("127.0.0.2", None);
+    let shop = dir.path().join("shop.test.zone");
+    std::fs::write(
+        &shop,
+        "$TTL 60\n@ SOA ns.dns.example.test. h.shop.test. 1 3600 600 86400 60\n\
+         @ NS ns.dns.example.test.\n@ NS ns2.dns.example.test.\n@ NS ns.unknown.test.\n",
+    )
+    .unwrap();
+    let example = dir.path().join("example.test.zone");
+    std::fs::write(
+        &example,
+        "$TTL 60\n@ SOA ns1 h 1 3600 600 86400 60\n@ NS ns1\nns1 A 127.0.0.1\n\
+         ns.dns A 127.0.0.1\nns2.dns A 127.0.0.2\n",
+    )
+    .unwrap();
+    let zone = |name: &str, file| ZoneConfig::primary(Name::from_str(name).unwrap(), file);
+    let cfg = NodeConfig {
+        listen: vec![addr(free_port())],
+        threads: Some(1),
+        data_dir: Some(dir.path().join("state")),
+        notify_port: port,
+        zones: vec![zone("shop.test.", shop), zone("example.test.", example)],
+        ..NodeConfig::default()
+    };
+    let node = Node::start(&cfg, options()).unwrap();
+    // ns.dns is the SOA MNAME and ns.unknown has no address here: only ns2.dns (found in
+    // example.test) is notified, for shop.test; example.test's own NS is the node itself.
+    wait_for(&seen, 1, "shop.test's NS in example.test got no NOTIFY");
+    node.shutdown();
+    assert_eq!(seen.load(Ordering::SeqCst), 1);
+}
+
 #[test]
 fn only_a_signed_acknowledgement_stops_the_notify_retries() {
     let dir = tempfile::tempdir().unwrap();
@@ -68,8 +120,8 @@ fn only_a_signed_acknowledgement_stops_the_notify_retries() {
          @ NS ns1.example.net.\nwww A 192.0.2.1\n",
     )
     .unwrap();
-    let (signed_port, signed_seen) = fake_secondary(Some(key()));
-    let (unsigned_port, unsigned_seen) = fake_secondary(None);
+    let (signed_port, signed_seen) = fake_secondary("127.0.0.1", Some(key()));
+    let (unsigned_port, unsigned_seen) = fake_secondary("127.0.0.1", None);
     let mut z = ZoneConfig::primary(Name::from_str("n.test.").unwrap(), file);
     z.also_notify = vec![addr(signed_port), addr(unsigned_port)];
     z.tsig_key = Some(key().name.clone());
@@ -81,11 +133,7 @@ fn only_a_signed_acknowledgement_stops_the_notify_retries() {
         zones: vec![z],
         ..NodeConfig::default()
     };
-    let options = NodeOptions {
-        timer_limits: None,
-        no_signals: true,
-    };
-    let node = Node::start(&cfg, options).unwrap();
+    let node = Node::start(&cfg, options()).unwrap();
 
     // The unsigned acknowledgements are rejected, so the primary keeps sending (retries
     // back off from one second: the third NOTIFY comes about three seconds in).
