@@ -91,6 +91,17 @@ pub fn parent_zone(names: usize) -> String {
         }
     }
     let _ = writeln!(w, "dlgsib NS ns1.dlg1\ndlgsib NS mail");
+    // Sibling glue (the NS host is glue of another cut): optional, RFC 9471 §3.2.
+    let _ = writeln!(
+        w,
+        "dlgsib2 NS ns.dlg2\ndlgsib2 NS ns.dlg4\ndlgsib2 NS ns.dlgsib2"
+    );
+    let _ = writeln!(w, "ns.dlgsib2 A 192.0.2.149");
+    // In-domain glue too big for 512 bytes: TC (RFC 9471 §3.1, Knot), not left out.
+    let _ = writeln!(w, "fatglue NS a.fatglue\nfatglue NS b.fatglue");
+    for i in 0..20 {
+        let _ = writeln!(w, "a.fatglue A 192.0.2.{i}\nb.fatglue A 198.51.100.{i}");
+    }
     let _ = writeln!(w, "sub NS ns1.sub\nns1.sub A 127.0.0.1");
     // Unknown and less common types.
     let _ = writeln!(w, "unk TYPE65280 \\# 4 0a000001\nunk A 192.0.2.9");

@@ -104,9 +104,10 @@ pub(crate) fn apex_ns(zone: &Zone, owners: &Owners<'_>, ans: &mut Answer) {
     }
 }
 
-/// A referral: the cut's NS RRset in authority and, in additional, the glue below the cut
-/// plus the addresses of targets elsewhere in this zone (Knot and NSD add those too; BIND
-/// only glue).
+/// A referral: the cut's NS RRset in authority and, in additional, first the glue below
+/// the cut (in-domain glue, which must fit: RFC 9471 §3.1), then the addresses of the
+/// other targets in this zone, sibling glue below other cuts included (Knot, NSD and BIND
+/// add them; RFC 9471 §3.2 makes them optional).
 pub(crate) fn referral(zone: &Zone, cut: &Node, labels: usize, cur: &Name, ans: &mut Answer) {
     let Some(ns) = cut.get(RecordType::NS) else {
         return;
@@ -114,15 +115,25 @@ pub(crate) fn referral(zone: &Zone, cut: &Node, labels: usize, cur: &Name, ans: 
     let owner = suffix(cur, labels);
     ans.authorities.extend(ns.records_as(&owner));
     let cut_lower = LowerName::new(&owner);
-    for rd in &ns.rdata {
-        let Some(t) = target(rd) else { continue };
-        let tl = LowerName::new(t);
-        let node = if cut_lower.zone_of(&tl) {
-            // Glue: non-authoritative data below this very cut.
-            Nodes::node(zone, &tl)
-        } else {
-            authoritative_node(zone, &tl)
-        };
+    let targets = || {
+        ns.rdata
+            .iter()
+            .filter_map(target)
+            .map(|t| (t, LowerName::new(t)))
+    };
+    for (t, tl) in targets() {
+        if cut_lower.zone_of(&tl)
+            && let Some(node) = Nodes::node(zone, &tl)
+        {
+            push_addresses(node, t, ans);
+        }
+    }
+    ans.required_additionals = ans.additionals.len();
+    for (t, tl) in targets() {
+        if cut_lower.zone_of(&tl) || !zone.origin_lower().zone_of(&tl) {
+            continue;
+        }
+        let node = authoritative_node(zone, &tl).or_else(|| Nodes::node(zone, &tl));
         if let Some(node) = node {
             push_addresses(node, t, ans);
         }

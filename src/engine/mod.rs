@@ -62,6 +62,10 @@ pub struct Answer {
     pub answers: Vec<Record>,
     pub authorities: Vec<Record>,
     pub additionals: Vec<Record>,
+    /// How many of the first `additionals` must fit, or the reply is truncated: a
+    /// referral's in-domain glue (RFC 9471 §3.1), without which the delegated zone's
+    /// servers cannot be reached. The rest of the additional data is optional.
+    pub required_additionals: usize,
     /// The zone version that produced this answer; the transport reads its serial for
     /// ZONEVERSION (RFC 9660) and EXPIRE.
     pub zone: Option<Arc<Zone>>,
@@ -79,6 +83,7 @@ impl Answer {
         self.answers.clear();
         self.authorities.clear();
         self.additionals.clear();
+        self.required_additionals = 0;
         self.zone = None;
         self.ede = None;
     }

@@ -358,3 +358,38 @@ fn apex_ns_targets_below_a_cut_get_their_glue() {
     let a = q(&root, "test.", RecordType::A);
     assert!(!a.authoritative, "still a referral");
 }
+
+#[test]
+fn referrals_put_in_domain_glue_first_and_add_sibling_glue() {
+    let z = zone(
+        "example.test.",
+        &[
+            "@ 3600 SOA ns1.example.test. h.example.test. 1 3600 900 604800 300",
+            "@ 3600 NS ns1.example.test.",
+            "ns1 3600 A 192.0.2.53",
+            "a 3600 NS ns.b.example.test.",
+            "a 3600 NS ns.a.example.test.",
+            "a 3600 NS ns1.example.test.",
+            "a 3600 NS ns.elsewhere.test.",
+            "ns.a 3600 A 192.0.2.1",
+            "b 3600 NS ns.b.example.test.",
+            "ns.b 3600 A 192.0.2.2",
+        ],
+    );
+    let a = q(&z, "www.a.example.test.", RecordType::A);
+    assert!(!a.authoritative);
+    // ns.a is in-domain glue and must fit; ns.b (glue of the sibling cut b) and ns1
+    // (authoritative data) come after it, optional.
+    assert_eq!(
+        s(&a.additionals),
+        [
+            "ns.a.example.test. A 192.0.2.1",
+            "ns.b.example.test. A 192.0.2.2",
+            "ns1.example.test. A 192.0.2.53",
+        ]
+    );
+    assert_eq!(a.required_additionals, 1);
+    // Answers that are not referrals require nothing.
+    let a = q(&z, "example.test.", RecordType::NS);
+    assert_eq!(a.required_additionals, 0);
+}

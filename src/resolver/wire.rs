@@ -6,7 +6,7 @@
 use hickory_proto::op::{OpCode, ResponseCode};
 use hickory_proto::rr::{DNSClass, Name, Record, RecordType};
 
-use crate::server::reply::{self, ReplyHead};
+use crate::server::reply::{self, Additional, ReplyHead};
 use crate::server::request::{self, EdnsRequest, Reject};
 
 /// The UDP payload size we advertise and accept at most (DNS Flag Day 2020).
@@ -122,7 +122,14 @@ fn encode(
     head.rcode = rcode;
     let mut out = Vec::new();
     let limit = u16::try_from(limit).unwrap_or(u16::MAX);
-    reply::encode(&mut out, &head, answers, authorities, &[], limit);
+    reply::encode(
+        &mut out,
+        &head,
+        answers,
+        authorities,
+        Additional::NONE,
+        limit,
+    );
     out
 }
 

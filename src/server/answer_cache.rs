@@ -161,6 +161,10 @@ pub(crate) fn store(t: &Ticket<'_>, answer: &Answer, out: &[u8], opt_len: usize,
         return;
     }
     let counts = [count(1), count(2), count(3).saturating_sub(u16::from(edns))];
+    // Additional data left out for this requestor's size: a larger one must get it all.
+    if usize::from(counts[2]) < answer.additionals.len() {
+        return;
+    }
     CACHE.with(|c| {
         let Ok(mut c) = c.try_borrow_mut() else {
             return;

@@ -45,11 +45,35 @@ ns.child A 192.0.2.10
 a.b.c TXT deep
 dn DNAME www.example.test.
 _sip._tcp SRV 0 5 5060 www
+fat NS a.fat
+fat NS b.fat
+manymx MX 10 host-number-00.a-long-label-to-fill-the-message
+manymx MX 10 host-number-01.a-long-label-to-fill-the-message
+manymx MX 10 host-number-02.a-long-label-to-fill-the-message
+manymx MX 10 host-number-03.a-long-label-to-fill-the-message
+manymx MX 10 host-number-04.a-long-label-to-fill-the-message
+manymx MX 10 host-number-05.a-long-label-to-fill-the-message
 ";
+
+/// ZONE plus records too many to write out: glue of `fat` that does not fit in 512
+/// bytes (required: TC) and addresses of the MX hosts (optional: left out silently).
+fn zone_text() -> String {
+    let mut text = ZONE.to_string();
+    for i in 0..20 {
+        text.push_str(&format!("a.fat A 192.0.2.{i}\nb.fat A 198.51.100.{i}\n"));
+    }
+    for i in 0..6 {
+        let host = format!("host-number-{i:02}.a-long-label-to-fill-the-message");
+        text.push_str(&format!(
+            "{host} A 192.0.2.{i}\n{host} AAAA 2001:db8::{i}\n"
+        ));
+    }
+    text
+}
 
 fn handler() -> Handler {
     let origin = Name::from_str("example.test.").unwrap();
-    let zone = load_zone_str(ZONE, &origin, "test", Path::new("."))
+    let zone = load_zone_str(&zone_text(), &origin, "test", Path::new("."))
         .unwrap()
         .zone;
     let mut catalog = Catalog::new();
@@ -127,6 +151,8 @@ fn cached_replies_equal_fresh_ones() {
         "x.dn.example.test.",
         "_sip._tcp.example.test.",
         "outside.test.",
+        "www.fat.example.test.",
+        "manymx.example.test.",
     ];
     let types = [
         RecordType::A,
@@ -139,12 +165,14 @@ fn cached_replies_equal_fresh_ones() {
         RecordType::ANY,
         RecordType::DS,
     ];
-    // Largest first, so a stored reply meets smaller limits it does not fit.
+    // Largest first, so a stored reply meets smaller limits it does not fit; then the
+    // largest again, so a reply cut down for a small limit meets a larger one.
     let edns = [
         Some((4096, false)),
         None,
         Some((512, false)),
         Some((1232, true)),
+        Some((4096, false)),
     ];
     let before = super::HITS.with(|h| h.get());
     for transport in [Transport::Udp, Transport::Tcp] {

@@ -12,7 +12,7 @@ use hickory_proto::op::{OpCode, ResponseCode};
 use hickory_proto::rr::RecordType;
 
 use super::answer_cache::{self, Ticket};
-use super::reply::{self, ReplyHead};
+use super::reply::{self, Additional, ReplyHead};
 use super::request::{self, Reject, Request};
 use crate::catalog::{Catalog, SharedCatalog};
 use crate::engine::{self, Answer};
@@ -165,7 +165,7 @@ impl Handler {
                     zoneversion: None,
                     ede: None,
                 };
-                reply::encode(out, &head, &[], &[], &[], self.limit(&head, info));
+                self.encode_empty(&head, info, out);
                 self.log(info, None, rcode);
                 return Response::Message;
             }
@@ -314,7 +314,10 @@ impl Handler {
             &head,
             &answer.answers,
             &answer.authorities,
-            &answer.additionals,
+            Additional {
+                records: &answer.additionals,
+                required: answer.required_additionals,
+            },
             limit,
         );
         self.log(info, Some(req), answer.rcode);
@@ -329,8 +332,20 @@ impl Handler {
         out: &mut Vec<u8>,
     ) {
         let head = self.head(req, rcode);
-        reply::encode(out, &head, &[], &[], &[], self.limit(&head, info));
+        self.encode_empty(&head, info, out);
         self.log(info, Some(req), rcode);
+    }
+
+    /// A reply with no records: header, question and OPT only.
+    fn encode_empty(&self, head: &ReplyHead<'_>, info: &RequestInfo, out: &mut Vec<u8>) {
+        reply::encode(
+            out,
+            head,
+            &[],
+            &[],
+            Additional::NONE,
+            self.limit(head, info),
+        );
     }
 
     fn head<'a>(&'a self, req: &'a Request<'_>, rcode: ResponseCode) -> ReplyHead<'a> {

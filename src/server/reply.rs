@@ -5,8 +5,10 @@
 //! Truncation follows RFC 2181 §9 and what Knot and NSD do (checked with dig): RRsets
 //! of the answer and authority sections are kept whole while they fit; the first that
 //! does not fit sets TC and ends the message (nothing after it, no additional data),
-//! while additional data that does not fit is silently left out. The OPT record is
-//! reserved up front, so it is present on truncated replies too (RFC 6891 §7).
+//! while additional data that does not fit is silently left out, except a referral's
+//! in-domain glue: if that does not all fit, TC is set and what fits is kept (RFC 9471
+//! §3.1, as Knot does). The OPT record is reserved up front, so it is present on truncated
+//! replies too (RFC 6891 §7).
 
 use super::request::{EdnsRequest, HEADER_LEN, OPT_EDE, OPT_NSID, OPT_ZONEVERSION};
 use super::wire::Writer;
@@ -76,6 +78,29 @@ impl ReplyHead<'_> {
     }
 }
 
+/// The additional section of a reply: its records, of which the first `required` must
+/// all fit or the reply is truncated.
+#[derive(Debug, Clone, Copy)]
+pub struct Additional<'a> {
+    pub records: &'a [Record],
+    pub required: usize,
+}
+
+impl<'a> Additional<'a> {
+    pub const NONE: Additional<'static> = Additional {
+        records: &[],
+        required: 0,
+    };
+
+    /// Additional data that may all be left out.
+    pub fn optional(records: &'a [Record]) -> Self {
+        Additional {
+            records,
+            required: 0,
+        }
+    }
+}
+
 /// Encodes a reply into `out` (cleared first), no larger than `limit` bytes. Returns
 /// whether TC was set.
 pub fn encode(
@@ -83,7 +108,7 @@ pub fn encode(
     head: &ReplyHead<'_>,
     answers: &[Record],
     authorities: &[Record],
-    additionals: &[Record],
+    additional: Additional<'_>,
     limit: u16,
 ) -> bool {
     out.clear();
@@ -117,8 +142,12 @@ pub fn encode(
             }
         }
         if !truncated {
-            counts[3] = match emit_rrsets(&mut w, additionals) {
-                Ok(n) | Err(n) => n,
+            counts[3] = match emit_rrsets(&mut w, additional.records) {
+                Ok(n) => n,
+                Err(n) => {
+                    truncated = usize::from(n) < additional.required;
+                    n
+                }
             };
         }
         w.set_limit(usize::from(u16::MAX));
@@ -314,7 +343,14 @@ mod tests {
         )];
         let mut out = Vec::new();
         let h = head(&name, Some(edns(512)));
-        assert!(encode(&mut out, &h, &answers, &extra, &extra, 512));
+        assert!(encode(
+            &mut out,
+            &h,
+            &answers,
+            &extra,
+            Additional::optional(&extra),
+            512
+        ));
         assert!(out.len() <= 512);
         let m = Message::from_vec(&out).unwrap();
         assert!(m.metadata.truncation);
@@ -329,7 +365,14 @@ mod tests {
         assert_eq!(e.max_payload(), 1232);
         assert_eq!(m.queries[0].name().to_string(), "Big.Example.Test.");
 
-        assert!(!encode(&mut out, &h, &answers, &extra, &extra, u16::MAX));
+        assert!(!encode(
+            &mut out,
+            &h,
+            &answers,
+            &extra,
+            Additional::optional(&extra),
+            u16::MAX
+        ));
         let m = Message::from_vec(&out).unwrap();
         assert_eq!(
             (m.answers.len(), m.authorities.len(), m.additionals.len()),
@@ -344,11 +387,47 @@ mod tests {
         let h = head(&name, None);
         let answers = txts("x.example.test.", 1);
         let extra = txts("y.example.test.", 8);
-        assert!(!encode(&mut out, &h, &answers, &[], &extra, 512));
+        assert!(!encode(
+            &mut out,
+            &h,
+            &answers,
+            &[],
+            Additional::optional(&extra),
+            512
+        ));
         let m = Message::from_vec(&out).unwrap();
         assert!(!m.metadata.truncation);
         assert_eq!((m.answers.len(), m.additionals.len()), (1, 0));
         assert!(m.edns.is_none(), "no OPT without one in the query");
+    }
+
+    #[test]
+    fn required_glue_that_does_not_fit_sets_tc_and_keeps_what_fits() {
+        let name = Name::from_str("www.child.example.test.").unwrap();
+        let h = head(&name, None);
+        let ns = txts("child.example.test.", 1);
+        // Two glue RRsets of ~150 bytes each: one fits in 512, both do not.
+        let mut glue = txts("a.child.example.test.", 3);
+        glue.extend(txts("b.child.example.test.", 3));
+        let mut out = Vec::new();
+        let required = Additional {
+            records: &glue,
+            required: glue.len(),
+        };
+        assert!(encode(&mut out, &h, &[], &ns, required, 512));
+        let m = Message::from_vec(&out).unwrap();
+        assert!(m.metadata.truncation);
+        assert_eq!((m.authorities.len(), m.additionals.len()), (1, 3));
+        // Only the first RRset required: the rest may be dropped silently.
+        let first_only = Additional {
+            records: &glue,
+            required: 3,
+        };
+        assert!(!encode(&mut out, &h, &[], &ns, first_only, 512));
+        // With room for everything, no TC.
+        assert!(!encode(&mut out, &h, &[], &ns, required, 1232));
+        let m = Message::from_vec(&out).unwrap();
+        assert_eq!(m.additionals.len(), 6);
     }
 
     #[test]
@@ -358,7 +437,7 @@ mod tests {
         h.rcode = ResponseCode::BADVERS;
         h.ede = Some(24);
         let mut out = Vec::new();
-        encode(&mut out, &h, &[], &[], &[], 1232);
+        encode(&mut out, &h, &[], &[], Additional::NONE, 1232);
         // Locate the OPT: it is the last record; parse its RDATA by hand.
         let n = out.len();
         let opt_rdata_len = u16::from_be_bytes([out[n - 26], out[n - 25]]);
@@ -405,7 +484,14 @@ mod tests {
         let mut h = head(&q, None);
         h.question = Some((&q, RecordType::A, DNSClass::IN));
         let mut out = Vec::new();
-        encode(&mut out, &h, &answers, &authorities, &additionals, u16::MAX);
+        encode(
+            &mut out,
+            &h,
+            &answers,
+            &authorities,
+            Additional::optional(&additionals),
+            u16::MAX,
+        );
 
         let mut full = vec![0u8; HEADER_LEN];
         let mut w = Writer::new(&mut full, 65535);
