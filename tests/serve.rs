@@ -117,16 +117,69 @@ fn no_argument_mode_prints_a_dig_line_and_serves() {
     let pid = i32::try_from(child.id()).unwrap();
     // SAFETY: kill(2) on the pid of the child we spawned and have not reaped.
     assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let status = wait_exit(&mut child, "SIGTERM");
+    assert!(status.success(), "exit status {status}");
+}
+
+/// Waits for `child` to exit, killing it after `WAIT`.
+fn wait_exit(child: &mut std::process::Child, what: &str) -> std::process::ExitStatus {
     let deadline = Instant::now() + WAIT;
-    let status = loop {
+    loop {
         if let Some(s) = child.try_wait().unwrap() {
-            break s;
+            return s;
         }
         if Instant::now() > deadline {
             let _ = child.kill();
-            panic!("did not exit within {WAIT:?} of SIGTERM");
+            panic!("did not exit within {WAIT:?} of {what}");
         }
         std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn node_stop_by_name_without_up_stops_that_node() {
+    // The layout `up` uses (DATA/NAME), but each node started on its own with `serve`.
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join(".zonecast");
+    let zone = dir.path().join("stop.test.zone");
+    std::fs::write(
+        &zone,
+        "$TTL 300\n@ SOA ns1 h 1 7200 900 1209600 300\n@ NS ns1\nns1 A 192.0.2.1\n",
+    )
+    .unwrap();
+    let zc = env!("CARGO_BIN_EXE_zonecast");
+    let spawn = |name: &str| {
+        Command::new(zc)
+            .args(["serve", "--listen", "127.0.0.1:0", "--zone"])
+            .arg(format!("stop.test={}", zone.display()))
+            .arg("--data-dir")
+            .arg(data.join(name))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
     };
-    assert!(status.success(), "exit status {status}");
+    let mut a = spawn("a");
+    let mut b = spawn("b");
+    // Each node's endpoint is ready once its control file is there.
+    let deadline = Instant::now() + WAIT;
+    while !(data.join("a/control").exists() && data.join("b/control").exists()) {
+        assert!(Instant::now() < deadline, "the nodes did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = Command::new(zc)
+        .args(["node", "stop", "a", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(wait_exit(&mut a, "node stop a").success());
+    // Only the named node stopped.
+    assert!(b.try_wait().unwrap().is_none(), "node b stopped too");
+    let _ = b.kill();
+    let _ = b.wait();
 }
