@@ -13,7 +13,7 @@ use super::TsigFailure;
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum TsigKeyError {
     #[error(
-        "TSIG key {name}: unsupported algorithm {algorithm} (use hmac-sha256, hmac-sha384 or hmac-sha512)"
+        "TSIG key {name}: unsupported algorithm {algorithm} (use hmac-sha256, hmac-sha384, hmac-sha512 or hmac-sha1)"
     )]
     Algorithm { name: String, algorithm: String },
     #[error("TSIG key {name}: secret is not valid base64: {reason}")]
@@ -132,19 +132,37 @@ impl TsigKey {
         Ok(keys)
     }
 
-    pub(crate) fn mac(&self, data: &[u8]) -> Result<Vec<u8>, TsigFailure> {
-        self.algorithm
-            .mac_data(&self.secret, data)
-            .map_err(|e| TsigFailure::Crypto(e.to_string()))
+    /// The HMAC key. Computed here rather than by hickory, which has no hmac-sha1: the
+    /// algorithm BIND 9 and Knot still accept and older `tsig-keygen -a` setups use.
+    fn hmac_key(&self) -> Result<ring::hmac::Key, TsigFailure> {
+        let alg = match self.algorithm {
+            TsigAlgorithm::HmacSha1 => ring::hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY,
+            TsigAlgorithm::HmacSha256 => ring::hmac::HMAC_SHA256,
+            TsigAlgorithm::HmacSha384 => ring::hmac::HMAC_SHA384,
+            TsigAlgorithm::HmacSha512 => ring::hmac::HMAC_SHA512,
+            ref other => {
+                return Err(TsigFailure::Crypto(format!(
+                    "unsupported algorithm {other:?}"
+                )));
+            }
+        };
+        Ok(ring::hmac::Key::new(alg, &self.secret))
     }
 
+    pub(crate) fn mac(&self, data: &[u8]) -> Result<Vec<u8>, TsigFailure> {
+        Ok(ring::hmac::sign(&self.hmac_key()?, data).as_ref().to_vec())
+    }
+
+    /// Constant-time comparison (ring's `verify`).
     pub(crate) fn verify_mac(&self, data: &[u8], mac: &[u8]) -> bool {
-        self.algorithm.verify_mac(&self.secret, data, mac).is_ok()
+        self.hmac_key()
+            .is_ok_and(|k| ring::hmac::verify(&k, data, mac).is_ok())
     }
 }
 
 fn parse_algorithm(s: &str) -> Option<TsigAlgorithm> {
     let alg = match s.trim().trim_end_matches('.').to_ascii_lowercase().as_str() {
+        "hmac-sha1" => TsigAlgorithm::HmacSha1,
         "hmac-sha256" => TsigAlgorithm::HmacSha256,
         "hmac-sha384" => TsigAlgorithm::HmacSha384,
         "hmac-sha512" => TsigAlgorithm::HmacSha512,

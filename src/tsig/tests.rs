@@ -5,6 +5,7 @@ use std::str::FromStr;
 
 const SECRET: &str = "eb4m74KStsFe/HqPwwRldgxCli7IxB579/DQyW9kih4=";
 const DIG_REQ: &[u8] = include_bytes!("../../tests/data/tsig/dig_soa_request.bin");
+const DIG_SHA1_REQ: &[u8] = include_bytes!("../../tests/data/tsig/dig_sha1_soa_request.bin");
 const KDIG_REQ: &[u8] = include_bytes!("../../tests/data/tsig/kdig_axfr_request.bin");
 const KNOT_RESP: &[u8] = include_bytes!("../../tests/data/tsig/knot_axfr_response.tcp");
 
@@ -83,6 +84,33 @@ fn verifies_a_request_signed_by_bind_dig() {
             failure: TsigFailure::BadSig,
             ..
         }
+    ));
+}
+
+#[test]
+fn hmac_sha1_keys_verify_bind_and_sign_what_they_verify() {
+    let sha1 = TsigKey::new("xfr-key", "hmac-sha1", SECRET).unwrap();
+    let keys = Keyring::new(vec![sha1.clone()]);
+    // BIND's dig signed this with the secret as an hmac-sha1 key.
+    assert!(matches!(
+        verify_request(DIG_SHA1_REQ, &keys, 1795252490),
+        RequestAuth::Verified { .. }
+    ));
+    // The same bytes do not verify under the sha256 key of the same name and secret.
+    assert!(!matches!(
+        verify_request(DIG_SHA1_REQ, &ring(), 1795252490),
+        RequestAuth::Verified { .. }
+    ));
+    // RFC 2202 test case 1: the HMAC itself.
+    let k = TsigKey::new("k", "hmac-sha1", "CwsLCwsLCwsLCwsLCwsLCwsLCws=").unwrap();
+    assert_eq!(
+        data_encoding::HEXLOWER.encode(&k.mac(b"Hi There").unwrap()),
+        "b617318655057264e28bc0b6fb378c8ef146be00"
+    );
+    let (req, _) = sign_request(&axfr_query(3), &sha1, 1000).unwrap();
+    assert!(matches!(
+        verify_request(&req, &keys, 1001),
+        RequestAuth::Verified { .. }
     ));
 }
 
