@@ -243,7 +243,9 @@ zc_stop_pid() {
         sleep 0.1
     done
     if kill -0 "$pid" 2>/dev/null && [[ $(ps -o stat= -p "$pid" 2>/dev/null) != Z* ]]; then
-        zc_log "pid $pid ignored SIGTERM for 5 s; killing it"
+        zc_log "pid $pid ($(ps -o args= -p "$pid" 2>/dev/null | cut -c1-120)) ignored SIGTERM for 5 s; killing it"
+        # Where it was stuck, for the log: its threads' kernel wait channels.
+        ps -L -o tid=,stat=,wchan:32=,comm= -p "$pid" 2>/dev/null | head -20 >&2 || true
         kill -KILL "$pid" 2>/dev/null || true
     fi
     wait "$pid" 2>/dev/null || true

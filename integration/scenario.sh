@@ -17,7 +17,8 @@ SCN_PORT=
 
 scn_cleanup() {
     zc_stop_all
-    rm -rf "$SCN_DIR"
+    # SCN_KEEP=1 keeps the scenario's files (configs, logs) for a look afterwards.
+    if [[ -n ${SCN_KEEP:-} ]]; then echo "kept $SCN_DIR" >&2; else rm -rf "$SCN_DIR"; fi
 }
 trap scn_cleanup EXIT
 trap 'exit 143' TERM INT
