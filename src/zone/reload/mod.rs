@@ -1,0 +1,326 @@
+//! Incremental reload of a primary's zone file: a saved edit becomes a changeset by
+//! re-parsing only the lines around it, not the whole file.
+//!
+//! A full load keeps a [`Snapshot`]: the main file's text, each included file's text,
+//! and the parser's state every `MARK_EVERY` entries (a checkpoint, always at the start
+//! of an entry's first line, where lexing can restart). On a reload the new text is
+//! compared with the kept one; the lines from the last checkpoint before the first
+//! changed byte to the first checkpoint whose text is unchanged after the last changed
+//! byte form the window. Both versions of the window are parsed from the checkpoint's
+//! state, and the new one must end in the state the old one ended in, so that everything
+//! after it parses as before (otherwise the window grows by a checkpoint, a few times).
+//! The records of the two windows then give the changeset (see `rrsets`), which goes
+//! through the same serial policy and `apply` as a full reload's diff
+//! (`edit::finish_edit`).
+//!
+//! Whenever the window alone cannot tell what a full reload would give, [`Snapshot::plan`]
+//! says why ([`Fallback`]) and the caller reloads in full: a directive or a syntax error
+//! in the window, a changed include, NS/DNAME/RRSIG changes, data at or below a
+//! delegation or DNAME or beside a CNAME, NS targets, duplicate records, mixed TTLs.
+//!
+//! Everything here is text in, changeset out; reading files and timing are the caller's.
+
+mod rrsets;
+mod text;
+mod windows;
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use hickory_proto::rr::{LowerName, Name, Record, RecordType};
+use thiserror::Error;
+
+use super::Zone;
+use super::diff::Changeset;
+use super::load::Diagnostic;
+use super::load::window::{Kept, ParseState};
+
+/// How many times a window may grow by one checkpoint to find a point after which the
+/// parser's state is the same as before.
+const MAX_WIDEN: usize = 8;
+/// Separate changed places in one save beyond which a full load is simpler.
+const MAX_REGIONS: usize = 64;
+/// Below this many bytes parsed, reading the changed lines is always worth it.
+const BUDGET_FLOOR: usize = 1 << 20;
+
+/// Where a parse can resume: the start of an entry's first line, and the state there.
+#[derive(Debug, Clone)]
+struct Checkpoint {
+    offset: usize,
+    line: usize,
+    state: ParseState,
+}
+
+/// What a full load left for incremental reloads of one zone file. Its invariant: the
+/// served version of the zone is this text loaded (the SOA serial aside, which the
+/// serial policy may have changed).
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    label: String,
+    dir: PathBuf,
+    text: String,
+    /// Each included file's text, by path as joined to its includer's directory.
+    includes: Arc<HashMap<PathBuf, String>>,
+    /// Ascending by offset; the first is at offset 0.
+    checkpoints: Vec<Checkpoint>,
+    /// The SOA record as the file writes it (serial included).
+    file_soa: Record,
+    ns_targets: HashSet<LowerName>,
+    /// `BUDGET_FLOOR`; tests lower it.
+    budget_floor: usize,
+}
+
+/// Why a full load leaves no snapshot: files for which a window cannot tell.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum NotKept {
+    #[error("the file repeats a record")]
+    Duplicates,
+    #[error("the file gives the records of an RRset different TTLs")]
+    MixedTtls,
+    #[error("the zone has no SOA record")]
+    NoSoa,
+}
+
+/// Why an edit needs a full reload.
+#[derive(Debug, Clone, Error)]
+pub enum Fallback {
+    #[error("included file {} changed or cannot be read", .0.display())]
+    Include(PathBuf),
+    #[error("the edited lines hold a $GENERATE or an $INCLUDE of a new file (line {line})")]
+    Directive { line: usize },
+    #[error("an $INCLUDE was added or removed")]
+    IncludesChanged,
+    #[error("the edited lines do not parse ({0})")]
+    Syntax(Box<Diagnostic>),
+    #[error("the parser's state after the edited lines differs (owner, origin or TTL)")]
+    StateDiverges,
+    #[error("the edit is too large to be worth reading line by line")]
+    LargeEdit,
+    #[error("{0} records at {1} changed")]
+    Type(RecordType, Name),
+    #[error("the SOA record was not replaced in place")]
+    Soa,
+    #[error("the file would repeat a {0} record at {1}")]
+    Duplicate(RecordType, Name),
+    #[error("the {0} records at {1} would have different TTLs")]
+    MixedTtl(RecordType, Name),
+    #[error("{0}")]
+    Check(String),
+    #[error("snapshot and zone disagree: {0}")]
+    Inconsistent(&'static str),
+}
+
+/// An edit read off the changed lines (perhaps none: the same text still goes through
+/// the serial policy, as a full reload's would).
+#[derive(Debug)]
+pub struct Edit {
+    /// From the served version to the file's content; its new SOA and `to_serial` are
+    /// the file's, for `edit::finish_edit` to apply the serial policy.
+    pub changeset: Changeset,
+    /// Warnings about the new lines (the full load would give them too).
+    pub warnings: Vec<Diagnostic>,
+    /// For [`Snapshot::accept`] once the edit is committed or found to change nothing.
+    pub update: Update,
+}
+
+/// The snapshot's next state after an edit.
+#[derive(Debug)]
+pub struct Update {
+    text: String,
+    file_soa: Record,
+    /// Per window, in order: its checkpoint indices, its new inner checkpoints, and the
+    /// bytes and lines it added.
+    windows: Vec<WindowUpdate>,
+}
+
+#[derive(Debug)]
+struct WindowUpdate {
+    start: usize,
+    end: usize,
+    inner: Vec<Checkpoint>,
+    bytes: isize,
+    lines: isize,
+    end_state: Option<ParseState>,
+}
+
+impl Snapshot {
+    /// The snapshot of a full load; `loaded` is the zone as loaded (the file's serial).
+    pub fn new(kept: Kept, loaded: &Zone) -> Result<Snapshot, NotKept> {
+        if kept.mixed_ttls {
+            return Err(NotKept::MixedTtls);
+        }
+        if kept.in_zone_records != loaded.record_count() {
+            return Err(NotKept::Duplicates);
+        }
+        let file_soa = loaded.soa().records().next().ok_or(NotKept::NoSoa)?;
+        let lines: Vec<usize> = kept.marks.iter().map(|(l, _)| *l).collect();
+        let offsets = text::offsets_of_lines(kept.text.as_bytes(), &lines);
+        let checkpoints = kept
+            .marks
+            .into_iter()
+            .zip(offsets)
+            .filter_map(|((line, state), offset)| {
+                Some(Checkpoint {
+                    offset: offset?,
+                    line,
+                    state,
+                })
+            })
+            .collect();
+        Ok(Snapshot {
+            label: kept.label,
+            dir: kept.dir,
+            text: kept.text,
+            includes: Arc::new(kept.includes.into_iter().collect()),
+            checkpoints,
+            file_soa,
+            ns_targets: kept.ns_targets,
+            budget_floor: BUDGET_FLOOR,
+        })
+    }
+
+    /// The included files, in the order [`Snapshot::plan`] wants their texts.
+    pub fn include_paths(&self) -> impl Iterator<Item = &Path> {
+        self.includes.keys().map(PathBuf::as_path)
+    }
+
+    /// Roughly how much memory the snapshot holds (the texts dominate).
+    pub fn approx_bytes(&self) -> usize {
+        let names = self.ns_targets.len() * 64;
+        let cps = self.checkpoints.len() * (std::mem::size_of::<Checkpoint>() + 128);
+        self.text.len() + self.includes.values().map(String::len).sum::<usize>() + names + cps
+    }
+
+    /// How a reload of the file reads against `current`, the served version: `text` is
+    /// the main file now, `includes` the included files now (`None`: unreadable), in
+    /// [`Snapshot::include_paths`] order. The same text gives an edit with no records.
+    pub fn plan(
+        &self,
+        current: &Zone,
+        text: String,
+        includes: &[Option<String>],
+    ) -> Result<Edit, Fallback> {
+        if includes.len() != self.includes.len() {
+            return Err(Fallback::Inconsistent("a different number of includes"));
+        }
+        for ((path, old), new) in self.includes.iter().zip(includes) {
+            if new.as_deref() != Some(old.as_str()) {
+                return Err(Fallback::Include(path.clone()));
+            }
+        }
+        let regions = text::regions(self.text.as_bytes(), text.as_bytes(), MAX_REGIONS)
+            .ok_or(Fallback::LargeEdit)?;
+        let wins = windows::windows(&self.checkpoints, &regions);
+        // Parsing both versions of more than the file's size costs more than a full load.
+        let budget = self.text.len().max(text.len()).max(self.budget_floor);
+        let parsed = windows::parse_all(self, &text, wins, budget)?;
+        let (mut old, mut new, mut warnings) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut old_inc, mut new_inc) = (Vec::new(), Vec::new());
+        let mut updates = Vec::with_capacity(parsed.len());
+        for p in parsed {
+            old.extend(p.old);
+            new.extend(p.new);
+            old_inc.extend(p.old_includes);
+            new_inc.extend(p.new_includes);
+            warnings.extend(p.warnings);
+            updates.push(WindowUpdate {
+                start: p.start,
+                end: p.end,
+                inner: p.inner,
+                bytes: p.delta_bytes,
+                lines: p.delta_lines,
+                end_state: p.end_state,
+            });
+        }
+        // The files to watch stay the same.
+        old_inc.sort();
+        new_inc.sort();
+        if old_inc != new_inc {
+            return Err(Fallback::IncludesChanged);
+        }
+        let change = rrsets::window_change(current, &self.file_soa, &self.ns_targets, old, new)?;
+        warnings.extend(change.warnings);
+        Ok(Edit {
+            changeset: change.changeset,
+            warnings,
+            update: Update {
+                text,
+                file_soa: change.file_soa,
+                windows: updates,
+            },
+        })
+    }
+
+    /// Makes the snapshot describe the edited file, once the served version does too
+    /// (the edit was committed, or it changed nothing the zone holds).
+    pub fn accept(&mut self, u: Update) {
+        let old = std::mem::take(&mut self.checkpoints);
+        let mut out = Vec::with_capacity(old.len());
+        // Bytes and lines added so far, and the state for the next kept checkpoint.
+        let (mut bytes, mut lines, mut state) = (0isize, 0isize, None);
+        let keep = |out: &mut Vec<Checkpoint>,
+                    cs: &[Checkpoint],
+                    shift: (isize, isize),
+                    state: &mut Option<ParseState>| {
+            for c in cs {
+                out.push(Checkpoint {
+                    offset: c.offset.saturating_add_signed(shift.0),
+                    line: c.line.saturating_add_signed(shift.1),
+                    state: state.take().unwrap_or_else(|| c.state.clone()),
+                });
+            }
+        };
+        // The next old checkpoint to keep. A window's end is also the next stretch's
+        // start (and, for an insertion at a checkpoint, its own start too), and takes
+        // the state the window now ends in.
+        let mut next = 0;
+        for w in u.windows {
+            let cs = old.get(next..=w.start).unwrap_or_default();
+            keep(&mut out, cs, (bytes, lines), &mut state);
+            out.extend(w.inner);
+            bytes += w.bytes;
+            lines += w.lines;
+            next = w.end;
+            state = w.end_state;
+        }
+        let cs = old.get(next..).unwrap_or_default();
+        keep(&mut out, cs, (bytes, lines), &mut state);
+        self.checkpoints = out;
+        self.text = u.text;
+        self.file_soa = u.file_soa;
+    }
+    /// Checks every checkpoint against the text: at a line start, on the right line,
+    /// and holding the state a parse from the previous one reaches. Tests only.
+    #[cfg(test)]
+    fn verify(&self) -> Result<(), String> {
+        use crate::zone::load::window::resume_state;
+        let first = self.checkpoints.first().ok_or("no checkpoints")?;
+        if first.offset != 0 || first.line != 1 {
+            return Err(format!(
+                "first checkpoint at {}:{}",
+                first.offset, first.line
+            ));
+        }
+        for pair in self.checkpoints.windows(2) {
+            let [a, b] = pair else { continue };
+            let chunk = self.text.get(a.offset..b.offset).ok_or("not a boundary")?;
+            let lines = text::count_newlines(chunk.as_bytes());
+            if !chunk.ends_with('\n') || a.line + lines != b.line {
+                return Err(format!("checkpoint at line {} is misplaced", b.line));
+            }
+            let state = resume_state(chunk, &a.state, &self.dir)
+                .ok_or_else(|| format!("lines {}..{} do not parse", a.line, b.line))?;
+            if !state.same(&b.state) {
+                return Err(format!(
+                    "state at line {} differs: {:?} vs {:?}",
+                    b.line, state, b.state
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,583 @@
+//! The incremental path against the full one: for random edits of a generated zone file,
+//! either the plan falls back, or it gives exactly the version, serial, changeset and
+//! snapshot a full reload gives.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rand::rngs::SmallRng;
+use rand::{RngExt, SeedableRng};
+
+use super::*;
+use crate::serial::SerialPolicy;
+use crate::zone::edit::{EditError, EditOutcome, finish_edit, prepare_edit};
+use crate::zone::load::window::{MARK_EVERY, load_zone_file_keeping};
+use crate::zone::load::{LoadErrors, LoadedZone};
+
+const ORIGIN: &str = "gen.test.";
+const INCLUDED: &str = "inc1 A 192.0.2.99\ninc2 TXT \"included\"\n";
+
+fn origin() -> Name {
+    Name::from_str(ORIGIN).unwrap()
+}
+
+fn now() -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(1_795_240_800)
+}
+
+/// A zone with the features a window must cope with: `$TTL`, `$ORIGIN` and `$INCLUDE`
+/// between records, owner-omitted lines, parentheses over lines, comments, explicit and
+/// inherited TTLs, a delegation with glue, a DNAME and a CNAME.
+fn base_zone(n: usize) -> String {
+    let mut s = String::from(
+        "; generated\n$TTL 300\n@ 3600 IN SOA ns1 hostmaster (\n\t1 ; serial\n\t3600 600 86400 300 )\n\
+         @ NS ns1\n@ NS ns2.other.test.\nns1 A 192.0.2.1\ndeleg NS ns.deleg\nns.deleg A 192.0.2.53\n\
+         dn DNAME elsewhere.test.\nalias CNAME h1\n$INCLUDE inc.zone\n",
+    );
+    for i in 0..n {
+        let (a, b) = (i / 256, i % 256);
+        s.push_str(&match i % 7 {
+            0 => format!("h{i} A 10.0.{a}.{b}\n"),
+            1 => format!("h{i} 600 TXT \"t{i}\"\n  AAAA 2001:db8::{i:x}\n"),
+            2 => format!("h{i} MX 10 h{}\n", i - 1),
+            3 => format!("h{i} TXT ( \"a{i}\"\n   \"b\" ) ; two strings\n"),
+            4 => format!("h{i}.sub A 10.1.{a}.{b}\n\tA 10.3.{a}.{b}\n"),
+            5 => format!("  ; comment {i}\n\nh{i} A 10.2.{a}.{b}\n"),
+            _ => format!("$ORIGIN sub.gen.test.\nh{i} A 10.4.{a}.{b}\n$ORIGIN gen.test.\n"),
+        });
+    }
+    s
+}
+
+struct World {
+    _dir: tempfile::TempDir,
+    dir: PathBuf,
+    path: PathBuf,
+    current: Zone,
+    snap: Option<Snapshot>,
+}
+
+impl World {
+    fn new(text: &str) -> World {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
+        std::fs::write(dir.join("inc.zone"), INCLUDED).unwrap();
+        let path = dir.join("gen.zone");
+        std::fs::write(&path, text).unwrap();
+        let (loaded, kept) = load_zone_file_keeping(&path, &origin()).unwrap();
+        let snap = Snapshot::new(kept, &loaded.zone).unwrap();
+        snap.verify().unwrap();
+        World {
+            _dir: tmp,
+            dir,
+            path,
+            current: loaded.zone,
+            snap: Some(snap),
+        }
+    }
+
+    fn includes(&self) -> Vec<Option<String>> {
+        let snap = self.snap.as_ref().unwrap();
+        snap.include_paths()
+            .map(|p| std::fs::read_to_string(p).ok())
+            .collect()
+    }
+
+    fn plan(&self, text: &str) -> Result<Edit, Fallback> {
+        let snap = self.snap.as_ref().expect("a snapshot");
+        snap.plan(&self.current, text.to_string(), &self.includes())
+    }
+}
+
+/// Every record as text: owner case and TTL included (Record's `==` ignores the TTL).
+fn shown(recs: &[Record]) -> Vec<String> {
+    recs.iter().map(ToString::to_string).collect()
+}
+
+#[derive(Debug, Default)]
+struct Tally {
+    incremental: usize,
+    same: usize,
+    fallbacks: BTreeMap<String, usize>,
+    full_errors: usize,
+}
+
+type Full = Result<(LoadedZone, Kept), LoadErrors>;
+
+/// Saves `text`, reloads both ways, compares, and advances the world as the node would.
+/// Returns whether the file loaded.
+fn step(w: &mut World, text: &str, policy: SerialPolicy, tally: &mut Tally) -> bool {
+    std::fs::write(&w.path, text).unwrap();
+    let full: Full = load_zone_file_keeping(&w.path, &origin());
+    let full_outcome = full
+        .as_ref()
+        .ok()
+        .map(|(l, _)| prepare_edit(policy, &w.current, &l.zone, now()));
+    let plan = w.snap.as_ref().map(|_| w.plan(text));
+    let mut update = None;
+    match plan {
+        None => {}
+        Some(Err(f)) => {
+            let kind = format!("{f:?}");
+            let kind = kind.split(['(', ' ']).next().unwrap_or("").to_string();
+            *tally.fallbacks.entry(kind).or_default() += 1;
+        }
+        Some(Ok(edit)) => {
+            if edit.changeset.len() == 2 {
+                tally.same += 1;
+            }
+            tally.incremental += 1;
+            let (loaded, _) = full.as_ref().unwrap_or_else(|e| {
+                panic!("incremental accepted a file the full load rejects: {e}\n{text}")
+            });
+            for wn in &edit.warnings {
+                assert!(
+                    loaded.warnings.contains(wn),
+                    "warning {wn} not in {:?}",
+                    loaded.warnings
+                );
+            }
+            let inc = finish_edit(policy, &w.current, edit.changeset, now());
+            compare(&inc, full_outcome.as_ref().unwrap(), text);
+            update = Some(edit.update);
+        }
+    }
+    let Ok((loaded, kept)) = full else {
+        tally.full_errors += 1;
+        return false;
+    };
+    match full_outcome.unwrap() {
+        Err(_) => return true,
+        Ok(EditOutcome::New { zone, .. }) => w.current = (*zone).clone(),
+        Ok(EditOutcome::Unchanged) => {}
+    }
+    match (update, w.snap.as_mut()) {
+        (Some(u), Some(snap)) => {
+            snap.accept(u);
+            assert_eq!(snap.text, text);
+            if let Err(e) = snap.verify() {
+                panic!("snapshot after an incremental step: {e}\n{text}");
+            }
+            // A fresh snapshot describes the same file.
+            let fresh = Snapshot::new(kept, &loaded.zone).unwrap();
+            assert_eq!(fresh.file_soa.to_string(), snap.file_soa.to_string());
+        }
+        _ => w.snap = Snapshot::new(kept, &loaded.zone).ok(),
+    }
+    true
+}
+
+fn compare(
+    inc: &Result<EditOutcome, EditError>,
+    full: &Result<EditOutcome, EditError>,
+    text: &str,
+) {
+    match (inc, full) {
+        (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string()),
+        (Ok(EditOutcome::Unchanged), Ok(EditOutcome::Unchanged)) => {}
+        (
+            Ok(EditOutcome::New {
+                zone: a,
+                changeset: ca,
+            }),
+            Ok(EditOutcome::New {
+                zone: b,
+                changeset: cb,
+            }),
+        ) => {
+            assert_eq!(a.serial(), b.serial());
+            assert_eq!(
+                shown(&a.records_canonical()),
+                shown(&b.records_canonical()),
+                "{text}"
+            );
+            assert_eq!(a.record_count(), b.record_count());
+            assert_eq!(
+                (ca.from_serial, ca.to_serial),
+                (cb.from_serial, cb.to_serial)
+            );
+            assert_eq!(shown(&ca.removed), shown(&cb.removed), "{text}");
+            assert_eq!(shown(&ca.added), shown(&cb.added), "{text}");
+        }
+        _ => panic!("incremental {inc:?} but full {full:?}\n{text}"),
+    }
+}
+
+/// One random edit of the file's lines.
+fn edit(rng: &mut SmallRng, text: &str) -> String {
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let at = rng.random_range(0..=lines.len());
+    let pick = rng.random_range(0..lines.len().max(1));
+    let r = rng.random_range(0..100_000u32);
+    let (x, y) = (rng.random_range(0..256u32), rng.random_range(0..256u32));
+    let owner = format!("h{}", rng.random_range(0..140u32));
+    let line = |i: usize| lines.get(i).cloned().unwrap_or_default();
+    match rng.random_range(0..24u32) {
+        0..=3 => {
+            // Change an address.
+            if let Some(i) =
+                (0..lines.len()).find(|i| lines[(pick + i) % lines.len()].contains(" A 10."))
+            {
+                let i = (pick + i) % lines.len();
+                let l = &lines[i];
+                let cut = l.rfind('.').unwrap();
+                lines[i] = format!("{}.{}", &l[..cut], (x + 1) % 256);
+            }
+        }
+        4 => lines.insert(at, format!("new{r} A 10.9.{x}.{y}")),
+        5 => lines.insert(at, format!("  TXT \"cont{r}\"")),
+        6 => lines.insert(at, format!("{owner} A 10.8.{x}.{y}")),
+        7 => lines.insert(at, format!("{owner} 900 A 10.7.{x}.{y}")),
+        8 => lines.insert(at, format!("{owner} CNAME h1")),
+        9 => lines.insert(at, format!("x{r}.deleg A 192.0.2.{x}")),
+        10 => lines.insert(at, format!("x{r}.dn A 192.0.2.{x}")),
+        11 => lines.insert(at, "@ NS ns3.other.test.".into()),
+        12 => lines.insert(at, "$TTL 120".into()),
+        13 => lines.insert(at, format!("bad{r} A 999.1.1.{x}")),
+        14 => lines.insert(at, format!("; comment {r}")),
+        15 => lines.insert(at, format!("p{r} TXT ( \"a\"\n  \"b{x}\" )")),
+        16 => {
+            let dup = line(pick);
+            lines.insert(at, dup);
+        }
+        17 => {
+            if pick < lines.len() {
+                lines.remove(pick);
+            }
+        }
+        18 => {
+            // Bump (or not) the serial.
+            if let Some(i) = lines.iter().position(|l| l.ends_with("; serial")) {
+                let n: u32 = lines[i].trim().split(' ').next().unwrap().parse().unwrap();
+                lines[i] = format!("\t{} ; serial", n + rng.random_range(0..3u32));
+            }
+        }
+        19 => {
+            if let Some(i) = lines.iter().position(|l| l.ends_with("86400 300 )")) {
+                lines[i] = format!("\t{} 600 86400 300 )", 3000 + x);
+            }
+        }
+        20 => {
+            // A TTL on a record that had none.
+            let l = line(pick);
+            if let Some((o, rest)) = l.split_once(' ')
+                && o.starts_with('h')
+            {
+                lines[pick] = format!("{o} {} {rest}", 60 + x);
+            }
+        }
+        21 => {
+            // Rename an owner.
+            let l = line(pick);
+            if l.starts_with('h') {
+                lines[pick] = l.replacen(' ', "x ", 1);
+            }
+        }
+        22 => lines.insert(at, format!("out{r}.other.test. A 192.0.2.{x}")),
+        _ => {
+            if let Some(i) = lines.iter().position(|l| l.starts_with("ns1 A")) {
+                lines[i] = format!("ns1 A 192.0.2.{x}");
+            }
+        }
+    }
+    let mut s = lines.join("\n");
+    s.push('\n');
+    s
+}
+
+#[test]
+fn random_edits_match_a_full_reload() {
+    // About 190 entries: several checkpoints, so windows start and end at all kinds.
+    let base = base_zone(140);
+    let mut w = World::new(&base);
+    let mut rng = SmallRng::seed_from_u64(0x5eed_2026);
+    let mut tally = Tally::default();
+    let mut good = base.clone();
+    for round in 0..250 {
+        let policy = match rng.random_range(0..10u32) {
+            0 => SerialPolicy::Keep,
+            1 => SerialPolicy::Unixtime,
+            2 => SerialPolicy::Dateserial,
+            _ => SerialPolicy::Increment,
+        };
+        let mut text = good.clone();
+        for _ in 0..rng.random_range(1..=3u32) {
+            text = edit(&mut rng, &text);
+        }
+        if round % 50 == 49 {
+            text = base.clone();
+        }
+        if step(&mut w, &text, policy, &mut tally) {
+            good = text;
+        }
+        if w.snap.is_none() {
+            // A file the snapshot cannot describe (duplicates, mixed TTLs): start over.
+            w = World::new(&base);
+            good = base.clone();
+        }
+    }
+    eprintln!("{tally:?}");
+    assert!(tally.incremental >= 80, "{tally:?}");
+    assert!(tally.fallbacks.len() >= 6, "{tally:?}");
+    assert!(tally.full_errors > 0, "{tally:?}");
+}
+
+/// A small zone with a delegation, a DNAME, a CNAME, an include, and filler records
+/// after them so that the file has several checkpoints.
+fn small_zone() -> String {
+    let mut s = String::from(
+        "$TTL 300\n@ SOA ns1 hostmaster 1 3600 600 86400 300\n@ NS ns1\nns1 A 192.0.2.1\n\
+         www A 192.0.2.80\n  TXT \"web\"\nmail MX 10 www\nalias CNAME www\n\
+         deleg NS ns.deleg\nns.deleg A 192.0.2.53\ndn DNAME elsewhere.test.\n$INCLUDE inc.zone\n",
+    );
+    for i in 0..200 {
+        s.push_str(&format!("h{i} A 10.0.0.{}\n", i % 250));
+    }
+    s
+}
+
+fn fallback(w: &World, text: &str) -> Fallback {
+    match w.plan(text) {
+        Ok(e) => panic!("no fallback for\n{text}\nchangeset {:?}", e.changeset),
+        Err(f) => f,
+    }
+}
+
+#[test]
+fn each_condition_a_window_cannot_judge_falls_back() {
+    let base = small_zone();
+    let w = World::new(&base);
+    let with = |from: &str, to: &str| {
+        assert!(base.contains(from), "{from}");
+        base.replacen(from, to, 1)
+    };
+    let www = "www A 192.0.2.80\n";
+    type Expect = fn(&Fallback) -> bool;
+    let cases: Vec<(String, Expect)> = vec![
+        (
+            with(www, "www A 192.0.2.80\n$GENERATE 1-3 g$ A 10.0.0.$\n"),
+            |f| matches!(f, Fallback::Directive { line: 6 }),
+        ),
+        (
+            with(www, "$INCLUDE inc.zone sub\nwww A 192.0.2.80\n"),
+            |f| matches!(f, Fallback::IncludesChanged),
+        ),
+        (with("$INCLUDE inc.zone\n", "www A 192.0.2.81\n"), |f| {
+            matches!(f, Fallback::IncludesChanged)
+        }),
+        (with(www, "$INCLUDE other.zone\nwww A 192.0.2.80\n"), |f| {
+            matches!(f, Fallback::Directive { line: 5 })
+        }),
+        (with(www, "www A 192.0.2.80\nh7 A 10.0.0.7\n"), |f| {
+            matches!(f, Fallback::Duplicate(RecordType::A, _))
+        }),
+        (
+            with(www, "www A 192.0.2.80\nnew A 10.1.1.1\nnew A 10.1.1.1\n"),
+            |f| matches!(f, Fallback::Duplicate(RecordType::A, _)),
+        ),
+        (with(www, "www A 192.0.2.80\nwww 60 A 192.0.2.81\n"), |f| {
+            matches!(f, Fallback::MixedTtl(RecordType::A, _))
+        }),
+        (
+            with("  TXT \"web\"\n", "  TXT \"web\"\n  60 A 192.0.2.81\n"),
+            |f| matches!(f, Fallback::MixedTtl(RecordType::A, n) if n.to_string() == "www.gen.test."),
+        ),
+        (
+            with("mail MX 10 www\n", "mail MX 10 www\nwww CNAME mail\n"),
+            |f| matches!(f, Fallback::Check(m) if m.contains("CNAME and other data")),
+        ),
+        (
+            with("alias CNAME www\n", "alias CNAME www\nalias TXT \"x\"\n"),
+            |f| matches!(f, Fallback::Check(m) if m.contains("CNAME and other data")),
+        ),
+        (
+            with("alias CNAME www\n", "alias CNAME www\nalias CNAME mail\n"),
+            |f| matches!(f, Fallback::Check(m) if m.contains("multiple CNAME")),
+        ),
+        (
+            with("@ NS ns1\n", "@ NS ns1\n@ NS ns2.other.test.\n"),
+            |f| matches!(f, Fallback::Type(RecordType::NS, _)),
+        ),
+        (
+            with("ns.deleg A 192.0.2.53\n", "ns.deleg A 192.0.2.54\n"),
+            |f| matches!(f, Fallback::Check(m) if m.contains("NS target")),
+        ),
+        (
+            with(
+                "ns.deleg A 192.0.2.53\n",
+                "ns.deleg A 192.0.2.53\nx.deleg TXT \"hidden\"\n",
+            ),
+            |f| matches!(f, Fallback::Check(m) if m.contains("delegation")),
+        ),
+        (
+            with(
+                "dn DNAME elsewhere.test.\n",
+                "dn DNAME elsewhere.test.\nx.dn A 10.2.2.2\n",
+            ),
+            |f| matches!(f, Fallback::Check(m) if m.contains("below a DNAME")),
+        ),
+        (
+            with("dn DNAME elsewhere.test.\n", "dn DNAME other.test.\n"),
+            |f| matches!(f, Fallback::Type(RecordType::DNAME, _)),
+        ),
+        (
+            with("ns1 A 192.0.2.1\n", "ns1 A 192.0.2.2\n"),
+            |f| matches!(f, Fallback::Check(m) if m.contains("NS target")),
+        ),
+        (
+            with(www, "www A 192.0.2.80\nwww SOA ns1 hostmaster 1 2 3 4 5\n"),
+            |f| matches!(f, Fallback::Soa),
+        ),
+        (
+            with(
+                "@ SOA ns1 hostmaster 1 3600 600 86400 300\n",
+                "@ SOA ns1 hostmaster 1 3600 600 86400 300\n@ SOA ns1 hostmaster 2 3600 600 86400 300\n",
+            ),
+            |f| matches!(f, Fallback::Soa),
+        ),
+        (
+            with(
+                www,
+                "www A 192.0.2.80\nwww RRSIG A 8 3 300 20300101000000 20200101000000 1 gen.test. AAAA\n",
+            ),
+            |f| matches!(f, Fallback::Type(RecordType::RRSIG, _)),
+        ),
+    ];
+    for (text, expected) in cases {
+        let f = fallback(&w, &text);
+        assert!(expected(&f), "{f:?} for\n{text}");
+    }
+    // Rewriting most of a file is a full load's job (past a floor that small files
+    // never reach).
+    let mut big = World::new(&base);
+    let rewrite = base.replace(" A 10.0.0.", " A 10.9.0.");
+    assert!(big.plan(&rewrite).is_ok());
+    big.snap.as_mut().unwrap().budget_floor = 0;
+    assert!(matches!(fallback(&big, &rewrite), Fallback::LargeEdit));
+
+    // An included file that changed.
+    std::fs::write(w.dir.join("inc.zone"), "inc1 A 192.0.2.98\n").unwrap();
+    let f = fallback(&w, &with(www, "www A 192.0.2.81\n"));
+    assert!(
+        matches!(&f, Fallback::Include(p) if p.ends_with("inc.zone")),
+        "{f:?}"
+    );
+}
+
+#[test]
+fn a_ttl_change_of_a_whole_rrset_and_a_two_place_edit_are_incremental() {
+    let base = small_zone();
+    let mut w = World::new(&base);
+    // The TTL of a one-record RRset, the serial at the top and a record far below: two
+    // windows, each a checkpoint or two wide.
+    let text = base
+        .replacen("mail MX 10 www\n", "mail 60 MX 10 www\n", 1)
+        .replacen("hostmaster 1 ", "hostmaster 2 ", 1)
+        .replacen("h150 A 10.0.0.150\n", "h150 A 10.0.1.150\n", 1);
+    let mut tally = Tally::default();
+    let edit = w.plan(&text).unwrap();
+    assert_eq!(edit.update.windows.len(), 2, "{:?}", edit.update.windows);
+    for win in &edit.update.windows {
+        assert!(win.end - win.start <= 2, "{win:?}");
+    }
+    assert!(step(&mut w, &text, SerialPolicy::Increment, &mut tally));
+    assert_eq!(tally.incremental, 1, "{tally:?}");
+    assert_eq!(w.current.serial(), 2);
+    let mail = w
+        .current
+        .node(&LowerName::from_str("mail.gen.test.").unwrap());
+    assert_eq!(mail.unwrap().get(RecordType::MX).unwrap().ttl, 60);
+}
+
+#[test]
+fn a_syntax_error_is_a_fallback_and_the_full_load_places_it() {
+    let base = small_zone();
+    let w = World::new(&base);
+    // Two lines inserted at the top shift the error's line in the second window.
+    let text = format!(
+        "; edited\n; twice\n{}",
+        base.replacen("h120 A 10.0.0.120", "h120 A 10.0.0.400", 1)
+    );
+    let line = text.lines().position(|l| l.starts_with("h120 ")).unwrap() + 1;
+    match fallback(&w, &text) {
+        Fallback::Syntax(d) => {
+            assert_eq!((d.line, d.column), (line, 8), "{d}");
+            assert!(d.file.ends_with("gen.zone"), "{d}");
+        }
+        f => panic!("{f:?}"),
+    }
+    std::fs::write(&w.path, &text).unwrap();
+    let e = crate::zone::load::load_zone_file(&w.path, &origin()).unwrap_err();
+    assert!(
+        e.to_string().contains(&format!("gen.zone:{line}:8: error")),
+        "{e}"
+    );
+}
+
+#[test]
+fn an_owner_change_that_runs_on_through_owner_less_lines_falls_back() {
+    // More owner-less lines than a window may grow over.
+    let mut base = small_zone();
+    base.push_str("long A 10.5.5.5\n");
+    for i in 0..(MAX_WIDEN + 2) * MARK_EVERY {
+        base.push_str(&format!("  TXT \"line {i}\"\n"));
+    }
+    base.push_str("end A 10.6.6.6\n");
+    let w = World::new(&base);
+    let text = base.replacen("long A", "longer A", 1);
+    assert!(matches!(fallback(&w, &text), Fallback::StateDiverges));
+    // A change that keeps the owner stays incremental.
+    let text = base.replacen("long A 10.5.5.5", "long A 10.5.5.6", 1);
+    assert_eq!(w.plan(&text).unwrap().changeset.len(), 4);
+}
+
+#[test]
+fn files_a_window_cannot_describe_keep_no_snapshot() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("inc.zone"), INCLUDED).unwrap();
+    let path = tmp.path().join("z.zone");
+    for (text, why) in [
+        (
+            format!("{}www A 192.0.2.80\n", small_zone()),
+            NotKept::Duplicates,
+        ),
+        (
+            format!("{}www 60 A 192.0.2.81\n", small_zone()),
+            NotKept::MixedTtls,
+        ),
+    ] {
+        std::fs::write(&path, text).unwrap();
+        let (loaded, kept) = load_zone_file_keeping(&path, &origin()).unwrap();
+        assert_eq!(Snapshot::new(kept, &loaded.zone).unwrap_err(), why);
+    }
+}
+
+#[test]
+fn an_edit_beside_an_include_reads_the_kept_include() {
+    let base = small_zone();
+    let mut w = World::new(&base);
+    // Right before the `$INCLUDE`: the previous owner differs there, so the window grows
+    // over the include (parsed from the kept text) to the record after it.
+    let text = base.replacen(
+        "$INCLUDE inc.zone\n",
+        "z A 10.2.2.2\n$INCLUDE inc.zone\n",
+        1,
+    );
+    let edit = w.plan(&text).unwrap();
+    assert_eq!(
+        shown(&edit.changeset.added[1..]),
+        ["z.gen.test. 300 IN A 10.2.2.2"]
+    );
+    let mut tally = Tally::default();
+    assert!(step(&mut w, &text, SerialPolicy::Increment, &mut tally));
+    assert_eq!(tally.incremental, 1);
+    // The include is still served, and still checked on the next reload.
+    let inc = w
+        .current
+        .node(&LowerName::from_str("inc1.gen.test.").unwrap());
+    assert!(inc.is_some());
+    std::fs::write(w.dir.join("inc.zone"), "inc1 A 192.0.2.98\n").unwrap();
+    assert!(matches!(fallback(&w, &text), Fallback::Include(_)));
+}
