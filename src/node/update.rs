@@ -7,7 +7,8 @@
 //! file reload takes), writes the touched RRsets back into the zone file, and only then
 //! answers. The write-back gives the file the update's serial and content, so the reload
 //! the file watcher triggers finds nothing new and neither bumps the serial nor undoes
-//! the update.
+//! the update. The reload also keeps a new snapshot for incremental reloads, since the
+//! old one no longer describes the served version.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -112,6 +113,9 @@ async fn install(
     applied: AppliedUpdate,
     now: SystemTime,
 ) -> Result<(), String> {
+    // The served version is about to differ from the file the snapshot describes; the
+    // reload the write-back triggers loads the file in full and keeps a new one.
+    *state.snapshot() = None;
     let changeset = applied.changeset();
     let touched = applied.touched;
     let zone = Arc::new(applied.zone);
