@@ -6,6 +6,7 @@
 //! secondary that reacts at once is served the version it was told about, and a crash at
 //! any point leaves a store that agrees with what was announced.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -140,9 +141,11 @@ fn incremental(
 ) -> Result<Option<Loaded>, Result<String, String>> {
     let zc = cx.zc;
     // Unreadable files are the full load's to report.
-    let Ok(text) = std::fs::read_to_string(file) else {
+    let mut text = snap.take_buffer();
+    let read = std::fs::File::open(file).and_then(|mut f| f.read_to_end(&mut text));
+    if read.is_err() {
         return Ok(None);
-    };
+    }
     let includes: Vec<Option<String>> = snap
         .include_paths()
         .map(|p| std::fs::read_to_string(p).ok())

@@ -59,7 +59,12 @@ struct Checkpoint {
 pub struct Snapshot {
     label: String,
     dir: PathBuf,
-    text: String,
+    /// The main file's bytes (valid UTF-8: they loaded).
+    text: Vec<u8>,
+    /// The buffer of the text before the last edit, handed out for reading the next
+    /// one: a 1,000,000-record file is 22 MB, and a fresh buffer for each reload costs
+    /// its page faults, and freeing the old one its unmapping, in every reload.
+    spare: Vec<u8>,
     /// Each included file's text, by path as joined to its includer's directory.
     includes: Arc<HashMap<PathBuf, String>>,
     /// Ascending by offset; the first is at offset 0.
@@ -93,6 +98,8 @@ pub enum Fallback {
     IncludesChanged,
     #[error("the edited lines do not parse ({0})")]
     Syntax(Box<Diagnostic>),
+    #[error("the edited lines are not UTF-8")]
+    NotUtf8,
     #[error("the parser's state after the edited lines differs (owner, origin or TTL)")]
     StateDiverges,
     #[error("the edit is too large to be worth reading line by line")]
@@ -127,7 +134,7 @@ pub struct Edit {
 /// The snapshot's next state after an edit.
 #[derive(Debug)]
 pub struct Update {
-    text: String,
+    text: Vec<u8>,
     file_soa: Record,
     /// Per window, in order: its checkpoint indices, its new inner checkpoints, and the
     /// bytes and lines it added.
@@ -171,7 +178,8 @@ impl Snapshot {
         Ok(Snapshot {
             label: kept.label,
             dir: kept.dir,
-            text: kept.text,
+            text: kept.text.into_bytes(),
+            spare: Vec::new(),
             includes: Arc::new(kept.includes.into_iter().collect()),
             checkpoints,
             file_soa,
@@ -189,7 +197,17 @@ impl Snapshot {
     pub fn approx_bytes(&self) -> usize {
         let names = self.ns_targets.len() * 64;
         let cps = self.checkpoints.len() * (std::mem::size_of::<Checkpoint>() + 128);
-        self.text.len() + self.includes.values().map(String::len).sum::<usize>() + names + cps
+        let includes = self.includes.values().map(String::len).sum::<usize>();
+        self.text.capacity() + self.spare.capacity() + includes + names + cps
+    }
+
+    /// An empty buffer to read the main file into, with room for a slightly larger
+    /// file than the last one (give it back through [`Snapshot::plan`]).
+    pub fn take_buffer(&mut self) -> Vec<u8> {
+        let mut buf = std::mem::take(&mut self.spare);
+        buf.clear();
+        buf.reserve(self.text.len() + self.text.len() / 64 + 4096);
+        buf
     }
 
     /// How a reload of the file reads against `current`, the served version: `text` is
@@ -198,7 +216,7 @@ impl Snapshot {
     pub fn plan(
         &self,
         current: &Zone,
-        text: String,
+        text: Vec<u8>,
         includes: &[Option<String>],
     ) -> Result<Edit, Fallback> {
         if includes.len() != self.includes.len() {
@@ -209,8 +227,7 @@ impl Snapshot {
                 return Err(Fallback::Include(path.clone()));
             }
         }
-        let regions = text::regions(self.text.as_bytes(), text.as_bytes(), MAX_REGIONS)
-            .ok_or(Fallback::LargeEdit)?;
+        let regions = text::regions(&self.text, &text, MAX_REGIONS).ok_or(Fallback::LargeEdit)?;
         let wins = windows::windows(&self.checkpoints, &regions);
         // Parsing both versions of more than the file's size costs more than a full load.
         let budget = self.text.len().max(text.len()).max(self.budget_floor);
@@ -256,40 +273,48 @@ impl Snapshot {
     /// (the edit was committed, or it changed nothing the zone holds).
     pub fn accept(&mut self, u: Update) {
         let old = std::mem::take(&mut self.checkpoints);
-        let mut out = Vec::with_capacity(old.len());
-        // Bytes and lines added so far, and the state for the next kept checkpoint.
-        let (mut bytes, mut lines, mut state) = (0isize, 0isize, None);
-        let keep = |out: &mut Vec<Checkpoint>,
-                    cs: &[Checkpoint],
-                    shift: (isize, isize),
-                    state: &mut Option<ParseState>| {
-            for c in cs {
-                out.push(Checkpoint {
-                    offset: c.offset.saturating_add_signed(shift.0),
-                    line: c.line.saturating_add_signed(shift.1),
-                    state: state.take().unwrap_or_else(|| c.state.clone()),
-                });
+        let inner: usize = u.windows.iter().map(|w| w.inner.len()).sum();
+        let mut out = Vec::with_capacity(old.len() + inner);
+        let mut windows = u.windows.into_iter().peekable();
+        // Bytes and lines the windows so far added; old checkpoints before `skip` lie
+        // inside a window; the state the checkpoint ending the last window takes.
+        let (mut bytes, mut lines, mut skip, mut end_state) = (0isize, 0isize, 0, None);
+        for (i, c) in old.into_iter().enumerate() {
+            if i < skip {
+                continue;
             }
-        };
-        // The next old checkpoint to keep. A window's end is also the next stretch's
-        // start (and, for an insertion at a checkpoint, its own start too), and takes
-        // the state the window now ends in.
-        let mut next = 0;
-        for w in u.windows {
-            let cs = old.get(next..=w.start).unwrap_or_default();
-            keep(&mut out, cs, (bytes, lines), &mut state);
-            out.extend(w.inner);
-            bytes += w.bytes;
-            lines += w.lines;
-            next = w.end;
-            state = w.end_state;
+            let (offset, line) = (c.offset, c.line);
+            let mut state = end_state.take().unwrap_or(c.state);
+            let at = |bytes, lines, state| Checkpoint {
+                offset: offset.saturating_add_signed(bytes),
+                line: line.saturating_add_signed(lines),
+                state,
+            };
+            loop {
+                let Some(w) = windows.next_if(|w| w.start == i) else {
+                    out.push(at(bytes, lines, state));
+                    break;
+                };
+                // A window starts here: the checkpoint stays as its start.
+                out.push(at(bytes, lines, state.clone()));
+                out.extend(w.inner);
+                bytes += w.bytes;
+                lines += w.lines;
+                if w.end > i {
+                    (skip, end_state) = (w.end, w.end_state);
+                    break;
+                }
+                // An insertion right at this checkpoint: it also ends the window.
+                if let Some(s) = w.end_state {
+                    state = s;
+                }
+            }
         }
-        let cs = old.get(next..).unwrap_or_default();
-        keep(&mut out, cs, (bytes, lines), &mut state);
         self.checkpoints = out;
-        self.text = u.text;
+        self.spare = std::mem::replace(&mut self.text, u.text);
         self.file_soa = u.file_soa;
     }
+
     /// Checks every checkpoint against the text: at a line start, on the right line,
     /// and holding the state a parse from the previous one reaches. Tests only.
     #[cfg(test)]
@@ -304,7 +329,8 @@ impl Snapshot {
         }
         for pair in self.checkpoints.windows(2) {
             let [a, b] = pair else { continue };
-            let chunk = self.text.get(a.offset..b.offset).ok_or("not a boundary")?;
+            let chunk = self.text.get(a.offset..b.offset).ok_or("out of the text")?;
+            let chunk = std::str::from_utf8(chunk).map_err(|e| e.to_string())?;
             let lines = text::count_newlines(chunk.as_bytes());
             if !chunk.ends_with('\n') || a.line + lines != b.line {
                 return Err(format!("checkpoint at line {} is misplaced", b.line));

@@ -87,7 +87,7 @@ impl World {
 
     fn plan(&self, text: &str) -> Result<Edit, Fallback> {
         let snap = self.snap.as_ref().expect("a snapshot");
-        snap.plan(&self.current, text.to_string(), &self.includes())
+        snap.plan(&self.current, text.as_bytes().to_vec(), &self.includes())
     }
 }
 
@@ -156,7 +156,7 @@ fn step(w: &mut World, text: &str, policy: SerialPolicy, tally: &mut Tally) -> b
     match (update, w.snap.as_mut()) {
         (Some(u), Some(snap)) => {
             snap.accept(u);
-            assert_eq!(snap.text, text);
+            assert_eq!(snap.text, text.as_bytes());
             if let Err(e) = snap.verify() {
                 panic!("snapshot after an incremental step: {e}\n{text}");
             }
@@ -573,6 +573,13 @@ fn an_edit_beside_an_include_reads_the_kept_include() {
     let mut tally = Tally::default();
     assert!(step(&mut w, &text, SerialPolicy::Increment, &mut tally));
     assert_eq!(tally.incremental, 1);
+    // Right after it, exactly at the checkpoint there: an empty old window.
+    let text = text.replacen("\nh0 A", "\ny A 10.3.3.3\nh0 A", 1);
+    let edit = w.plan(&text).unwrap();
+    let wins = &edit.update.windows;
+    assert!(wins.iter().any(|u| u.start == u.end), "{wins:?}");
+    assert!(step(&mut w, &text, SerialPolicy::Increment, &mut tally));
+    assert_eq!(tally.incremental, 2);
     // The include is still served, and still checked on the next reload.
     let inc = w
         .current

@@ -64,7 +64,7 @@ pub(super) fn windows(checkpoints: &[Checkpoint], regions: &[Region]) -> Vec<Win
 /// load is the better deal.
 pub(super) fn parse_all(
     snap: &Snapshot,
-    new_text: &str,
+    new_text: &[u8],
     mut wins: Vec<Window>,
     budget: usize,
 ) -> Result<Vec<Parsed>, Fallback> {
@@ -107,7 +107,7 @@ pub(super) fn parse_all(
 /// when the new version does not end where parsing resumes as before.
 fn parse_one(
     snap: &Snapshot,
-    new_text: &str,
+    new_text: &[u8],
     w: &Window,
     before: (isize, isize),
     spent: &mut usize,
@@ -130,7 +130,7 @@ fn parse_one(
     };
     // The checkpoint must stay at a line start (its line is unchanged, but the region
     // before it may end in the middle of its predecessor).
-    let at_line_start = new_end == 0 || new_text.as_bytes().get(new_end - 1) == Some(&b'\n');
+    let at_line_start = new_end == 0 || new_text.get(new_end - 1) == Some(&b'\n');
     if end.is_some() && !at_line_start {
         return Ok(None);
     }
@@ -140,6 +140,10 @@ fn parse_one(
     ) else {
         return Ok(None);
     };
+    // Only the lines parsed need checking: the rest is the old text, which loaded, and
+    // the windows start after a newline, which no multi-byte character contains.
+    let old_w = std::str::from_utf8(old_w).map_err(|_| inconsistent("the kept text"))?;
+    let new_w = std::str::from_utf8(new_w).map_err(|_| Fallback::NotUtf8)?;
     *spent += old_w.len() + new_w.len();
     let file = WindowFile {
         label: &snap.label,
@@ -168,6 +172,7 @@ fn parse_one(
                 .get(w.end + 1)
                 .map_or(snap.text.len(), |n| n.offset);
             let next = snap.text.get(e.offset..next).unwrap_or_default();
+            let next = std::str::from_utf8(next).unwrap_or_default();
             if !resumes_alike(next, &e.state, &new_parse.end) {
                 return Ok(None);
             }
