@@ -19,7 +19,7 @@ use crate::config::ZoneConfig;
 use crate::notify::notify_targets;
 use crate::store::{Store, TransferKind, TransferOutcome};
 use crate::zone::Zone;
-use crate::zone::diff::Changeset;
+use crate::zone::diff::{Changeset, apply};
 use crate::zone::edit::{EditError, EditOutcome, finish_edit, prepare_edit};
 use crate::zone::load::window::load_zone_file_keeping;
 use crate::zone::reload::Snapshot;
@@ -153,7 +153,8 @@ fn incremental(
     let files = std::iter::once(file.to_path_buf())
         .chain(snap.include_paths().map(Path::to_path_buf))
         .collect();
-    let edit = match snap.plan(current, text, &includes) {
+    let base = snap.base();
+    let edit = match snap.plan(base.as_deref().unwrap_or(current), text, &includes) {
         Ok(e) => e,
         Err(why) => {
             tracing::info!("zone {}: reloading the whole file: {why}", zc.name);
@@ -163,7 +164,18 @@ fn incremental(
     for w in &edit.warnings {
         tracing::warn!("zone {}: {w}", zc.name);
     }
-    let outcome = match finish_edit(zc.serial_policy, current, edit.changeset, cx.now) {
+    let outcome = match &base {
+        None => finish_edit(zc.serial_policy, current, edit.changeset, cx.now),
+        // The file was last read before a dynamic update: the edit (mostly the update's
+        // write-back) is against the version the file described then, and what the file
+        // holds now is compared with the served version. Both come from that version by
+        // `apply`, so the diff only looks at the shards they changed.
+        Some(b) => match apply(b, &edit.changeset) {
+            Ok(loaded) => prepare_edit(zc.serial_policy, current, &loaded, cx.now),
+            Err(e) => Err(EditError::Diff(e)),
+        },
+    };
+    let outcome = match outcome {
         Err(EditError::Diff(e)) => return Err(Err(format!("incremental reload: {e}"))),
         other => other,
     };

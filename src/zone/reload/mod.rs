@@ -74,6 +74,9 @@ pub struct Snapshot {
     ns_targets: HashSet<LowerName>,
     /// `BUDGET_FLOOR`; tests lower it.
     budget_floor: usize,
+    /// The version the text loads to, when the served one has moved on without the
+    /// file being reread: a dynamic update, which writes its RRsets back into the file.
+    base: Option<Arc<Zone>>,
 }
 
 /// Why a full load leaves no snapshot: files for which a window cannot tell.
@@ -185,6 +188,7 @@ impl Snapshot {
             file_soa,
             ns_targets: kept.ns_targets,
             budget_floor: BUDGET_FLOOR,
+            base: None,
         })
     }
 
@@ -201,6 +205,20 @@ impl Snapshot {
         self.text.capacity() + self.spare.capacity() + includes + names + cps
     }
 
+    /// The served version is about to become something other than what the text loads
+    /// to (a dynamic update); `described` is the version it loads to, the one served
+    /// until now. Until the next accepted edit, edits are planned against it.
+    pub fn rebase(&mut self, described: Arc<Zone>) {
+        if self.base.is_none() {
+            self.base = Some(described);
+        }
+    }
+
+    /// The version to plan against when it is not the served one (see `rebase`).
+    pub fn base(&self) -> Option<Arc<Zone>> {
+        self.base.clone()
+    }
+
     /// An empty buffer to read the main file into, with room for a slightly larger
     /// file than the last one (give it back through [`Snapshot::plan`]).
     pub fn take_buffer(&mut self) -> Vec<u8> {
@@ -210,7 +228,8 @@ impl Snapshot {
         buf
     }
 
-    /// How a reload of the file reads against `current`, the served version: `text` is
+    /// How a reload of the file reads against `current`, the version the kept text loads
+    /// to (the served one, or [`Snapshot::base`] after an update): `text` is
     /// the main file now, `includes` the included files now (`None`: unreadable), in
     /// [`Snapshot::include_paths`] order. The same text gives an edit with no records.
     pub fn plan(
@@ -313,6 +332,7 @@ impl Snapshot {
         self.checkpoints = out;
         self.spare = std::mem::replace(&mut self.text, u.text);
         self.file_soa = u.file_soa;
+        self.base = None;
     }
 
     /// Checks every checkpoint against the text: at a line start, on the right line,
