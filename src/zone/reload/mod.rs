@@ -370,3 +370,6 @@ impl Snapshot {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+#[path = "tests_cases.rs"]
+mod tests_cases;

@@ -77,7 +77,7 @@ pub(super) fn parse_all(
         let mut w = w;
         let mut widened = 0;
         let parsed = loop {
-            if let Some(p) = parse_one(snap, new_text, &w, before, &mut spent)? {
+            if let Some(p) = parse_one(snap, new_text, &w, before, (&mut spent, budget))? {
                 break p;
             }
             if w.end >= snap.checkpoints.len() || widened == MAX_WIDEN {
@@ -92,9 +92,6 @@ pub(super) fn parse_all(
                 wins.remove(k + 1);
             }
         };
-        if spent > budget {
-            return Err(Fallback::LargeEdit);
-        }
         before.0 += parsed.delta_bytes;
         before.1 += parsed.delta_lines;
         out.push(parsed);
@@ -104,13 +101,14 @@ pub(super) fn parse_all(
 }
 
 /// One window, `before` (bytes, lines) after the old position in the new text; `None`
-/// when the new version does not end where parsing resumes as before.
+/// when the new version does not end where parsing resumes as before. `spent` counts
+/// the bytes parsed so far, which may not pass `budget`.
 fn parse_one(
     snap: &Snapshot,
     new_text: &[u8],
     w: &Window,
     before: (isize, isize),
-    spent: &mut usize,
+    (spent, budget): (&mut usize, usize),
 ) -> Result<Option<Parsed>, Fallback> {
     let inconsistent = Fallback::Inconsistent;
     let c = snap
@@ -140,11 +138,14 @@ fn parse_one(
     ) else {
         return Ok(None);
     };
+    *spent += old_w.len() + new_w.len();
+    if *spent > budget {
+        return Err(Fallback::LargeEdit);
+    }
     // Only the lines parsed need checking: the rest is the old text, which loaded, and
     // the windows start after a newline, which no multi-byte character contains.
     let old_w = std::str::from_utf8(old_w).map_err(|_| inconsistent("the kept text"))?;
     let new_w = std::str::from_utf8(new_w).map_err(|_| Fallback::NotUtf8)?;
-    *spent += old_w.len() + new_w.len();
     let file = WindowFile {
         label: &snap.label,
         dir: &snap.dir,
