@@ -22,7 +22,7 @@ use crate::zone::Zone;
 use crate::zone::diff::{Changeset, apply};
 use crate::zone::edit::{EditError, EditOutcome, finish_edit, prepare_edit};
 use crate::zone::load::window::load_zone_file_keeping;
-use crate::zone::reload::Snapshot;
+use crate::zone::reload::{Fallback, Snapshot};
 
 /// How long file events are gathered before a reload: editors write a file in several
 /// steps (truncate, write, rename), and one reload should see the last one. Once an event
@@ -156,6 +156,11 @@ fn incremental(
     let base = snap.base();
     let edit = match snap.plan(base.as_deref().unwrap_or(current), text, &includes) {
         Ok(e) => e,
+        // A syntax error is the full load's to report, with all the others.
+        Err(why @ Fallback::Syntax(_)) => {
+            tracing::debug!("zone {}: reloading the whole file: {why}", zc.name);
+            return Ok(None);
+        }
         Err(why) => {
             tracing::info!("zone {}: reloading the whole file: {why}", zc.name);
             return Ok(None);
