@@ -2,21 +2,24 @@
 //! re-parsing only the lines around it, not the whole file.
 //!
 //! A full load keeps a [`Snapshot`]: the main file's text, each included file's text,
-//! and the parser's state every `MARK_EVERY` entries (a checkpoint, always at the start
-//! of an entry's first line, where lexing can restart). On a reload the new text is
-//! compared with the kept one; the lines from the last checkpoint before the first
-//! changed byte to the first checkpoint whose text is unchanged after the last changed
-//! byte form the window. Both versions of the window are parsed from the checkpoint's
-//! state, and the new one must end in the state the old one ended in, so that everything
-//! after it parses as before (otherwise the window grows by a checkpoint, a few times).
-//! The records of the two windows then give the changeset (see `rrsets`), which goes
-//! through the same serial policy and `apply` as a full reload's diff
-//! (`edit::finish_edit`).
+//! and the parser's state at checkpoints: every 64 entries and on both sides of each
+//! `$INCLUDE` and `$GENERATE`, always at the start of an entry's first line, where
+//! lexing can restart. On a reload the new text is compared with the kept one and the
+//! difference split into changed regions (`text`); each region grows to the checkpoints
+//! around it, into a window (`windows`). Both versions of a window are parsed from its
+//! first checkpoint's state (`$ORIGIN`, `$TTL` and kept includes included), and the new
+//! one must end in a state from which the rest parses as before (otherwise the window
+//! grows by a checkpoint, a few times). The records of the old and new windows then give
+//! the changeset (`rrsets`), which goes through the same serial policy and `apply` as a
+//! full reload's diff (`edit::finish_edit`).
 //!
-//! Whenever the window alone cannot tell what a full reload would give, [`Snapshot::plan`]
-//! says why ([`Fallback`]) and the caller reloads in full: a directive or a syntax error
-//! in the window, a changed include, NS/DNAME/RRSIG changes, data at or below a
-//! delegation or DNAME or beside a CNAME, NS targets, duplicate records, mixed TTLs.
+//! Whenever the windows alone cannot tell what a full reload would give,
+//! [`Snapshot::plan`] says why ([`Fallback`]) and the caller reloads in full: a syntax
+//! error, `$GENERATE` or a new `$INCLUDE` in a window, a changed include, NS, DNAME or
+//! RRSIG changes, data at or below a delegation or DNAME or beside a CNAME, NS targets,
+//! duplicate records, mixed TTLs, a rewrite of most of the file. A full load that leaves
+//! a file the windows could not describe (repeated records, mixed TTLs) keeps no
+//! snapshot ([`NotKept`]).
 //!
 //! Everything here is text in, changeset out; reading files and timing are the caller's.
 
