@@ -27,9 +27,9 @@ pub(super) fn now() -> SystemTime {
     UNIX_EPOCH + Duration::from_secs(1_795_240_800)
 }
 
-/// A zone with the features a window must cope with: `$TTL`, `$ORIGIN` and `$INCLUDE`
-/// between records, owner-omitted lines, parentheses over lines, comments, explicit and
-/// inherited TTLs, a delegation with glue, a DNAME and a CNAME.
+/// A zone with the features a window must cope with: `$TTL`, `$ORIGIN`, `$INCLUDE` and
+/// `$GENERATE` between records, owner-omitted lines, parentheses over lines, comments,
+/// explicit and inherited TTLs, a delegation with glue, a DNAME and a CNAME.
 fn base_zone(n: usize) -> String {
     let mut s = String::from(
         "; generated\n$TTL 300\n@ 3600 IN SOA ns1 hostmaster (\n\t1 ; serial\n\t3600 600 86400 300 )\n\
@@ -37,6 +37,9 @@ fn base_zone(n: usize) -> String {
          dn DNAME elsewhere.test.\nalias CNAME h1\n$INCLUDE inc.zone\n",
     );
     for i in 0..n {
+        if i == n / 2 {
+            s.push_str("$GENERATE 1-5 gen$ A 10.7.7.$\n");
+        }
         let (a, b) = (i / 256, i % 256);
         s.push_str(&match i % 7 {
             0 => format!("h{i} A 10.0.{a}.{b}\n"),
