@@ -160,6 +160,15 @@ fn status(node: &Node) -> Value {
     r.data[0].clone()
 }
 
+/// The primary's last reload message (says which path it took).
+fn last_reload(node: &Node) -> String {
+    let st = status(node);
+    st["live"]["last_reload"]["message"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no last_reload in {st}"))
+        .to_string()
+}
+
 fn last_kind(node: &Node) -> String {
     status(node)["last_transfer"]["kind"]
         .as_str()
@@ -192,12 +201,23 @@ fn edit_reaches_two_tiers_by_notify_and_ixfr() {
     assert_eq!(last_kind(&s2), "ixfr");
     assert_eq!(status(&p)["journal"]["depth"], 1);
     assert_eq!(status(&s1)["journal"]["depth"], 1);
+    // The primary read the edit off the changed lines, not the whole file.
+    let msg = last_reload(&p);
+    assert!(
+        msg.contains("serial 1 -> 2 (2 records changed, incremental"),
+        "{msg}"
+    );
 
     // An edit that forgets the serial: `increment` makes it 3. Written in place.
     std::fs::write(&file, zone_text(2, 3, SLOW)).unwrap();
     wait_serial(p2, 3);
     assert_eq!(www(p2).as_deref(), Some("192.0.2.3"));
     assert_eq!(last_kind(&s2), "ixfr");
+    let msg = last_reload(&p);
+    assert!(
+        msg.contains("serial 2 -> 3 (2 records changed, incremental"),
+        "{msg}"
+    );
 
     // A syntax error: refused with file:line, the old version still served...
     std::fs::write(
@@ -217,12 +237,37 @@ fn edit_reaches_two_tiers_by_notify_and_ixfr() {
     let msg = r.message.unwrap_or_default();
     assert!(msg.contains("prop.test.zone:5:"), "{msg}");
     assert_eq!(served_serial(pp), Some(3));
+    assert_eq!(status(&p)["live"]["last_reload"]["ok"], false);
     // ...and still transferred, to a secondary that never saw the zone.
     let p3 = free_port();
     let s3 = start(&secondary(d, "s3", p3, pp, &[]));
     wait_serial(p3, 3);
     assert_eq!(www(p3).as_deref(), Some("192.0.2.3"));
     assert_eq!(last_kind(&s3), "axfr");
+
+    // The fix adds an NS record: not something the changed lines alone can judge, so
+    // the whole file is loaded again; the edit after it is incremental again.
+    let fixed = zone_text(4, 4, SLOW).replace("@ NS ns2", "@ NS ns3.example.net.\n@ NS ns2");
+    save_by_rename(&file, &fixed);
+    wait_serial(p2, 4);
+    let msg = last_reload(&p);
+    assert!(
+        msg.contains("serial 3 -> 4 (3 records changed, full reload"),
+        "{msg}"
+    );
+    save_by_rename(
+        &file,
+        &fixed
+            .replace(" 4 3600 ", " 5 3600 ")
+            .replace("192.0.2.4", "192.0.2.5"),
+    );
+    wait_serial(p2, 5);
+    assert_eq!(www(p2).as_deref(), Some("192.0.2.5"));
+    let msg = last_reload(&p);
+    assert!(
+        msg.contains("serial 4 -> 5 (2 records changed, incremental"),
+        "{msg}"
+    );
     for n in [s3, s2, s1, p] {
         n.shutdown();
     }

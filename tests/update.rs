@@ -281,9 +281,10 @@ fn updates_reach_the_secondary_and_the_file() {
     assert!(!text.contains("192.0.2.1\n"), "{text}");
     assert!(text.contains(" 3 3600 3600 86400 60"), "{text}");
 
-    // The file now says what is served: a reload finds nothing to do.
+    // The file now says what is served: a reload finds nothing to do, and reads only
+    // the lines the write-back changed (against the version before the updates).
     let msg = reload(&s.primary);
-    assert!(msg.contains("unchanged (serial 3)"), "{msg}");
+    assert!(msg.contains("unchanged (serial 3) (incremental"), "{msg}");
     assert_eq!(served_serial(s.pp), Some(3));
 
     // A later hand edit without a serial bump keeps the updates and moves forward.
@@ -291,6 +292,7 @@ fn updates_reach_the_secondary_and_the_file() {
     std::fs::write(&s.file, edited).unwrap();
     let msg = reload(&s.primary);
     assert!(msg.contains("serial 3 -> 4"), "{msg}");
+    assert!(msg.contains("incremental"), "{msg}");
     assert_eq!(addrs(s.pp, &new), ["192.0.2.10"]);
     assert!(addrs(s.pp, &www).is_empty());
     assert_eq!(addrs(s.pp, &format!("hand.{ZONE}")), ["192.0.2.99"]);

@@ -161,6 +161,18 @@ fn render_live(args: &StatusArgs, v: Value) -> anyhow::Result<String> {
             s(&z["live"]["expired"]),
             s(&z["journal"]["depth"]),
         );
+        // A primary's last reload of its file: what changed, incremental or full, and
+        // how long it took (the first line of an error).
+        let reload = &z["live"]["last_reload"];
+        if let Some(msg) = reload["message"].as_str() {
+            let ok = if reload["ok"] == Value::Bool(true) {
+                ""
+            } else {
+                "failed: "
+            };
+            let first = msg.lines().next().unwrap_or_default();
+            let _ = writeln!(out, "  last reload: {ok}{first}");
+        }
     }
     Ok(out)
 }

@@ -28,7 +28,7 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
@@ -43,6 +43,7 @@ use crate::secondary::TimerLimits;
 use crate::server::{Handler, HandlerConfig, ListenConfig, Server, TcpOptions};
 use crate::store::{DB_FILE_NAME, Store, StoreError, ZoneRole};
 use crate::tsig::{Keyring, TsigKey};
+use crate::zone::reload::Snapshot;
 
 /// The file in the data directory that holds the control endpoint's address.
 pub const CONTROL_FILE: &str = "control";
@@ -87,9 +88,46 @@ pub(crate) struct ZoneState {
     pub events: mpsc::UnboundedSender<ZoneEvent>,
     /// A secondary's expiry in ms since the epoch (`i64::MIN`: none), for EDNS EXPIRE.
     expire_at_ms: AtomicI64,
+    /// What the last full load of a primary's file kept for incremental reloads. The
+    /// zone's task runs one reload or update at a time, so this is never contended.
+    snapshot: Mutex<Option<Snapshot>>,
+    /// The last reload's outcome and message, for `zone status`.
+    last_reload: Mutex<Option<(bool, String)>>,
 }
 
 impl ZoneState {
+    fn new(
+        config: ZoneConfig,
+        handle: Arc<ZoneHandle>,
+        events: mpsc::UnboundedSender<ZoneEvent>,
+        snapshot: Option<Snapshot>,
+    ) -> Self {
+        ZoneState {
+            config,
+            handle,
+            events,
+            expire_at_ms: AtomicI64::new(i64::MIN),
+            snapshot: Mutex::new(snapshot),
+            last_reload: Mutex::new(None),
+        }
+    }
+
+    pub fn snapshot(&self) -> MutexGuard<'_, Option<Snapshot>> {
+        self.snapshot.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn set_last_reload(&self, ok: bool, message: &str) {
+        let mut last = self.last_reload.lock().unwrap_or_else(|p| p.into_inner());
+        *last = Some((ok, message.to_string()));
+    }
+
+    pub fn last_reload(&self) -> Option<(bool, String)> {
+        self.last_reload
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
     /// The EDNS EXPIRE value we answer (RFC 7314 §3): a primary's SOA EXPIRE, a
     /// secondary's remaining time (0 once expired).
     pub fn expire_value(&self, now: SystemTime) -> Option<u32> {
@@ -262,11 +300,13 @@ impl Node {
             store.set_role(&zc.name, role)?;
             let handle = Arc::new(ZoneHandle::new(zc.name.clone(), None));
             let mut files = Vec::new();
+            let mut snapshot = None;
             match zc.role {
                 Role::Primary => match primary::initial_load(&mut store, zc, now) {
-                    Ok((z, f)) => {
-                        handle.publish(z);
-                        files = f;
+                    Ok(initial) => {
+                        handle.publish(initial.zone);
+                        files = initial.files;
+                        snapshot = initial.snapshot;
                     }
                     Err(e) => failures.push(e),
                 },
@@ -283,12 +323,7 @@ impl Node {
                 }
             }
             let (tx, rx) = mpsc::unbounded_channel();
-            let state = Arc::new(ZoneState {
-                config: zc.clone(),
-                handle: handle.clone(),
-                events: tx,
-                expire_at_ms: AtomicI64::new(i64::MIN),
-            });
+            let state = Arc::new(ZoneState::new(zc.clone(), handle.clone(), tx, snapshot));
             catalog.insert(handle);
             zones.insert(LowerName::new(&zc.name), state.clone());
             inboxes.push((state, rx, files));

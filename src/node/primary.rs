@@ -6,8 +6,10 @@
 //! secondary that reacts at once is served the version it was told about, and a crash at
 //! any point leaves a store that agrees with what was announced.
 
+use std::io::Read;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use hickory_proto::rr::{LowerName, Name};
 use tokio::sync::mpsc;
@@ -18,9 +20,10 @@ use crate::config::ZoneConfig;
 use crate::notify::notify_targets;
 use crate::store::{Store, TransferKind, TransferOutcome};
 use crate::zone::Zone;
-use crate::zone::diff::Changeset;
-use crate::zone::edit::{EditOutcome, prepare_edit};
-use crate::zone::load::load_zone_file;
+use crate::zone::diff::{Changeset, apply};
+use crate::zone::edit::{EditError, EditOutcome, finish_edit, prepare_edit};
+use crate::zone::load::window::load_zone_file_keeping;
+use crate::zone::reload::{Fallback, Snapshot};
 
 /// How long file events are gathered before a reload: editors write a file in several
 /// steps (truncate, write, rename), and one reload should see the last one. Once an event
@@ -33,7 +36,7 @@ const SETTLE: Duration = Duration::from_millis(2);
 pub(super) struct Loaded {
     /// The version to publish, when it changed.
     pub zone: Option<Arc<Zone>>,
-    pub files: Vec<std::path::PathBuf>,
+    pub files: Vec<PathBuf>,
     pub message: String,
 }
 
@@ -42,20 +45,54 @@ fn load_error(zc: &ZoneConfig, e: &crate::zone::load::LoadErrors) -> String {
 }
 
 /// Loads the file and commits what changed against `current` (the served version, or the
-/// stored one at start). Blocking: runs on the store thread.
+/// stored one at start). `snapshot` is what the last full load kept: when there is one,
+/// the edit is read off the changed lines (`zone::reload`), and only when those cannot
+/// tell is the whole file loaded again (which then keeps a new snapshot). Blocking: runs
+/// on the store thread.
 pub(super) fn load_and_commit(
     store: &mut Store,
     zc: &ZoneConfig,
     current: Option<&Zone>,
+    snapshot: &mut Option<Snapshot>,
     now: SystemTime,
 ) -> Result<Loaded, String> {
     let Some(file) = &zc.file else {
         return Err(format!("zone {}: no file to load", zc.name));
     };
-    let loaded = load_zone_file(file, &zc.name).map_err(|e| load_error(zc, &e))?;
+    let cx = Cx {
+        zc,
+        now,
+        started: Instant::now(),
+    };
+    if let (Some(current), Some(snap)) = (current, snapshot.as_mut()) {
+        match incremental(store, &cx, file, current, snap) {
+            Ok(Some(loaded)) => return Ok(loaded),
+            Ok(None) => {}
+            Err(Ok(e)) => return Err(e),
+            Err(Err(e)) => {
+                tracing::warn!("zone {}: {e}; reloading in full", zc.name);
+                *snapshot = None;
+            }
+        }
+    }
+    let (loaded, kept) = load_zone_file_keeping(file, &zc.name).map_err(|e| load_error(zc, &e))?;
     for w in &loaded.warnings {
         tracing::warn!("zone {}: {w}", zc.name);
     }
+    let next = match Snapshot::new(kept, &loaded.zone) {
+        Ok(s) => {
+            tracing::debug!(
+                "zone {}: keeping {:.1} MB of zone file text for incremental reloads",
+                zc.name,
+                s.approx_bytes() as f64 / 1e6
+            );
+            Some(s)
+        }
+        Err(why) => {
+            tracing::info!("zone {}: every edit reloads the whole file: {why}", zc.name);
+            None
+        }
+    };
     let files = loaded.files.clone();
     let record =
         |store: &mut Store, serial: u32| record(store, zc, TransferKind::Load, serial, now);
@@ -65,28 +102,125 @@ pub(super) fn load_and_commit(
             .map_err(|e| format!("zone {}: committing: {e}", zc.name))?;
         let serial = loaded.zone.serial();
         record(store, serial);
+        *snapshot = next;
         return Ok(Loaded {
             zone: Some(Arc::new(loaded.zone)),
             files,
-            message: format!("zone {}: loaded serial {serial}", zc.name),
+            message: format!("zone {}: loaded serial {serial} ({})", zc.name, cx.took()),
         });
     };
-    match prepare_edit(zc.serial_policy, current, &loaded.zone, now) {
-        Err(e) => Err(format!("zone {}: {e}", zc.name)),
+    let outcome = prepare_edit(zc.serial_policy, current, &loaded.zone, now);
+    let loaded = finish(store, &cx, current, outcome, files, "full reload")?;
+    *snapshot = next;
+    Ok(loaded)
+}
+
+/// What every step of one reload needs to know.
+struct Cx<'a> {
+    zc: &'a ZoneConfig,
+    now: SystemTime,
+    started: Instant,
+}
+
+impl Cx<'_> {
+    /// Milliseconds since the reload started, for the log: which path a reload took
+    /// and its cost.
+    fn took(&self) -> String {
+        format!("{:.1} ms", self.started.elapsed().as_secs_f64() * 1000.0)
+    }
+}
+
+/// The reload read off the changed lines: `Ok(None)` when a full load is needed,
+/// `Err(Ok(_))` for what a full load would refuse too (the serial policy, the store),
+/// `Err(Err(_))` when the snapshot turned out not to match the served version.
+fn incremental(
+    store: &mut Store,
+    cx: &Cx<'_>,
+    file: &Path,
+    current: &Zone,
+    snap: &mut Snapshot,
+) -> Result<Option<Loaded>, Result<String, String>> {
+    let zc = cx.zc;
+    // Unreadable files are the full load's to report.
+    let mut text = snap.take_buffer();
+    let read = std::fs::File::open(file).and_then(|mut f| f.read_to_end(&mut text));
+    if read.is_err() {
+        return Ok(None);
+    }
+    let includes: Vec<Option<String>> = snap
+        .include_paths()
+        .map(|p| std::fs::read_to_string(p).ok())
+        .collect();
+    let files = std::iter::once(file.to_path_buf())
+        .chain(snap.include_paths().map(Path::to_path_buf))
+        .collect();
+    let base = snap.base();
+    let edit = match snap.plan(base.as_deref().unwrap_or(current), text, &includes) {
+        Ok(e) => e,
+        // A syntax error is the full load's to report, with all the others.
+        Err(why @ Fallback::Syntax(_)) => {
+            tracing::debug!("zone {}: reloading the whole file: {why}", zc.name);
+            return Ok(None);
+        }
+        Err(why) => {
+            tracing::info!("zone {}: reloading the whole file: {why}", zc.name);
+            return Ok(None);
+        }
+    };
+    for w in &edit.warnings {
+        tracing::warn!("zone {}: {w}", zc.name);
+    }
+    let outcome = match &base {
+        None => finish_edit(zc.serial_policy, current, edit.changeset, cx.now),
+        // The file was last read before a dynamic update: the edit (mostly the update's
+        // write-back) is against the version the file described then, and what the file
+        // holds now is compared with the served version. Both come from that version by
+        // `apply`, so the diff only looks at the shards they changed.
+        Some(b) => match apply(b, &edit.changeset) {
+            Ok(loaded) => prepare_edit(zc.serial_policy, current, &loaded, cx.now),
+            Err(e) => Err(EditError::Diff(e)),
+        },
+    };
+    let outcome = match outcome {
+        Err(EditError::Diff(e)) => return Err(Err(format!("incremental reload: {e}"))),
+        other => other,
+    };
+    let loaded = finish(store, cx, current, outcome, files, "incremental").map_err(Ok)?;
+    snap.accept(edit.update);
+    Ok(Some(loaded))
+}
+
+/// Commits an edit's outcome and says what happened; `how` names the path taken.
+fn finish(
+    store: &mut Store,
+    cx: &Cx<'_>,
+    current: &Zone,
+    outcome: Result<EditOutcome, EditError>,
+    files: Vec<PathBuf>,
+    how: &str,
+) -> Result<Loaded, String> {
+    let name = &cx.zc.name;
+    match outcome {
+        Err(e) => Err(format!("zone {name}: {e}")),
         Ok(EditOutcome::Unchanged) => Ok(Loaded {
             zone: None,
             files,
-            message: format!("zone {}: unchanged (serial {})", zc.name, current.serial()),
+            message: format!(
+                "zone {name}: unchanged (serial {}) ({how}, {})",
+                current.serial(),
+                cx.took()
+            ),
         }),
         Ok(EditOutcome::New { zone, changeset }) => {
-            commit_version(store, zc, &changeset, &zone, TransferKind::Load, now)?;
+            commit_version(store, cx.zc, &changeset, &zone, TransferKind::Load, cx.now)?;
+            let n = changeset.len().saturating_sub(2);
             Ok(Loaded {
                 message: format!(
-                    "zone {}: serial {} -> {} ({} records changed)",
-                    zc.name,
+                    "zone {name}: serial {} -> {} ({n} record{} changed, {how}, {})",
                     changeset.from_serial,
                     changeset.to_serial,
-                    changeset.len().saturating_sub(2)
+                    if n == 1 { "" } else { "s" },
+                    cx.took()
                 ),
                 zone: Some(zone),
                 files,
@@ -137,18 +271,24 @@ pub(super) fn initial_load(
     store: &mut Store,
     zc: &ZoneConfig,
     now: SystemTime,
-) -> Result<(Arc<Zone>, Vec<std::path::PathBuf>), String> {
+) -> Result<Initial, String> {
     let stored = store
         .load_zone(&zc.name)
         .map_err(|e| format!("zone {}: reading the store: {e}", zc.name))?;
-    match load_and_commit(store, zc, stored.as_ref(), now) {
+    let mut snapshot = None;
+    match load_and_commit(store, zc, stored.as_ref(), &mut snapshot, now) {
         Ok(l) => {
             tracing::info!("{}", l.message);
-            match (l.zone, stored) {
-                (Some(z), _) => Ok((z, l.files)),
-                (None, Some(s)) => Ok((Arc::new(s), l.files)),
-                (None, None) => Err(format!("zone {}: nothing loaded", zc.name)),
-            }
+            let zone = match (l.zone, stored) {
+                (Some(z), _) => z,
+                (None, Some(s)) => Arc::new(s),
+                (None, None) => return Err(format!("zone {}: nothing loaded", zc.name)),
+            };
+            Ok(Initial {
+                zone,
+                files: l.files,
+                snapshot,
+            })
         }
         Err(e) => match stored {
             Some(s) => {
@@ -156,11 +296,22 @@ pub(super) fn initial_load(
                     "{e}; serving the stored serial {} until the file is fixed",
                     s.serial()
                 );
-                Ok((Arc::new(s), Vec::new()))
+                Ok(Initial {
+                    zone: Arc::new(s),
+                    files: Vec::new(),
+                    snapshot: None,
+                })
             }
             None => Err(e),
         },
     }
+}
+
+/// What the start-up load serves, watches and keeps.
+pub(super) struct Initial {
+    pub zone: Arc<Zone>,
+    pub files: Vec<PathBuf>,
+    pub snapshot: Option<Snapshot>,
 }
 
 /// Sends NOTIFY for the zone's current version to its NS (except ourselves and the SOA
@@ -212,10 +363,24 @@ pub(super) async fn reload(
     let zc = state.config.clone();
     let current = state.handle.current();
     let now = SystemTime::now();
+    let st = state.clone();
     let res = shared
-        .with_store(move |store| Ok(load_and_commit(store, &zc, current.as_deref(), now)))
+        .with_store(move |store| {
+            let mut snapshot = st.snapshot();
+            Ok(load_and_commit(
+                store,
+                &zc,
+                current.as_deref(),
+                &mut snapshot,
+                now,
+            ))
+        })
         .await
         .map_err(|e| e.to_string())?;
+    match &res {
+        Ok(l) => state.set_last_reload(true, &l.message),
+        Err(e) => state.set_last_reload(false, e),
+    }
     match res {
         Ok(l) => {
             if let Some(z) = l.zone {

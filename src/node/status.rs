@@ -131,6 +131,12 @@ pub(crate) async fn live_status(shared: &Arc<Shared>, names: Vec<Name>) -> Resul
                     crate::config::Role::Secondary => z.expire_value(now),
                     crate::config::Role::Primary => None,
                 },
+                // A primary's last reload of its file: what changed, which path it took
+                // (incremental or full) and how long it took.
+                "last_reload": z.last_reload().map(|(ok, message)| json!({
+                    "ok": ok,
+                    "message": message,
+                })),
             });
         }
         out.push(v);

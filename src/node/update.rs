@@ -7,7 +7,8 @@
 //! file reload takes), writes the touched RRsets back into the zone file, and only then
 //! answers. The write-back gives the file the update's serial and content, so the reload
 //! the file watcher triggers finds nothing new and neither bumps the serial nor undoes
-//! the update.
+//! the update. That reload reads only the lines the write-back changed, against the
+//! version before the update (which the snapshot's text describes).
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -22,6 +23,7 @@ use super::{Shared, ZoneState, primary};
 use crate::store::TransferKind;
 use crate::tsig::ResponseSigner;
 use crate::update::{AppliedUpdate, handle_update, response, write_back_rrsets};
+use crate::zone::Zone;
 
 /// One UPDATE on its way to its zone's task.
 pub(crate) struct UpdateJob {
@@ -88,7 +90,7 @@ pub(super) async fn apply(shared: &Arc<Shared>, state: &Arc<ZoneState>, job: Upd
     match result.applied {
         Some(applied) => {
             let (from, to) = (applied.from_serial, applied.to_serial);
-            match install(shared, state, applied, now).await {
+            match install(shared, state, applied, current.clone(), now).await {
                 Ok(()) => {
                     tracing::info!("zone {}: update from {who}: serial {from} -> {to}", zc.name)
                 }
@@ -110,8 +112,19 @@ async fn install(
     shared: &Arc<Shared>,
     state: &Arc<ZoneState>,
     applied: AppliedUpdate,
+    before: Option<Arc<Zone>>,
     now: SystemTime,
 ) -> Result<(), String> {
+    // The served version is about to differ from the one the snapshot's text describes:
+    // the snapshot remembers that one, so that the reload the write-back triggers still
+    // reads only the changed lines (see `Snapshot::rebase`).
+    {
+        let mut snap = state.snapshot();
+        match (snap.as_mut(), before) {
+            (Some(s), Some(before)) => s.rebase(before),
+            _ => *snap = None,
+        }
+    }
     let changeset = applied.changeset();
     let touched = applied.touched;
     let zone = Arc::new(applied.zone);

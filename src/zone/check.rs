@@ -18,7 +18,7 @@ pub struct CheckOutput {
 }
 
 /// Types allowed beside a CNAME (RFC 2181 §10.1, RFC 4035 §2.5).
-fn cname_compatible(t: RecordType) -> bool {
+pub(crate) fn cname_compatible(t: RecordType) -> bool {
     matches!(t, RecordType::CNAME | RecordType::RRSIG | RecordType::NSEC)
 }
 
@@ -34,6 +34,16 @@ fn is_address(t: RecordType) -> bool {
     matches!(t, RecordType::A | RecordType::AAAA)
 }
 
+/// How the TTL unification warning starts: a reload that keeps state needs to know
+/// whether the file mixes TTLs within an RRset.
+pub(crate) const PRIOR_TTL: &str = "TTL set to prior TTL";
+
+/// The warning for a record outside the zone, which is dropped.
+pub(crate) fn out_of_zone(pr: &ParsedRecord) -> Diagnostic {
+    let msg = format!("ignoring out-of-zone data ({})", pr.record.name);
+    pr.diagnostic(Severity::Warning, msg)
+}
+
 pub fn check(origin: &Name, parsed: Vec<ParsedRecord>, file_label: &str) -> CheckOutput {
     let origin_l = LowerName::new(origin);
     let mut diags: Vec<(usize, Diagnostic)> = Vec::new();
@@ -43,8 +53,7 @@ pub fn check(origin: &Name, parsed: Vec<ParsedRecord>, file_label: &str) -> Chec
         if origin_l.zone_of(&LowerName::new(&pr.record.name)) {
             recs.push(pr);
         } else {
-            let msg = format!("ignoring out-of-zone data ({})", pr.record.name);
-            diags.push((recs.len(), pr.diagnostic(Severity::Warning, msg)));
+            diags.push((recs.len(), out_of_zone(&pr)));
         }
     }
 
@@ -69,8 +78,7 @@ pub fn check(origin: &Name, parsed: Vec<ParsedRecord>, file_label: &str) -> Chec
             Entry::Occupied(o) => {
                 let ttl = *o.get();
                 if recs[i].record.ttl != ttl {
-                    let d = recs[i]
-                        .diagnostic(Severity::Warning, format!("TTL set to prior TTL ({ttl})"));
+                    let d = recs[i].diagnostic(Severity::Warning, format!("{PRIOR_TTL} ({ttl})"));
                     diags.push((i, d));
                     recs[i].record.ttl = ttl;
                 }

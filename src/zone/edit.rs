@@ -45,11 +45,22 @@ pub fn prepare_edit(
     loaded: &Zone,
     now: SystemTime,
 ) -> Result<EditOutcome, EditError> {
-    let mut changeset = diff(current, loaded);
+    finish_edit(policy, current, diff(current, loaded), now)
+}
+
+/// The serial policy and the apply step of [`prepare_edit`], for a changeset found
+/// another way (an incremental reload reads it off the edited lines). `changeset` goes
+/// from `current` to the file's content: its new SOA, and `to_serial`, are the file's.
+pub fn finish_edit(
+    policy: SerialPolicy,
+    current: &Zone,
+    mut changeset: Changeset,
+    now: SystemTime,
+) -> Result<EditOutcome, EditError> {
     let serial = next_serial(
         policy,
         current.serial(),
-        loaded.serial(),
+        changeset.to_serial,
         changeset.content_changed(),
         now,
     )?;

@@ -17,6 +17,7 @@ pub mod load;
 mod nodes;
 pub mod print;
 mod print_wire;
+pub mod reload;
 pub mod wire_key;
 
 use std::any::Any;

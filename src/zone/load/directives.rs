@@ -119,6 +119,7 @@ fn generate(p: &mut Parser, entry: &Entry, ctx: &mut FileCtx) {
             &Entry {
                 tokens,
                 owner_omitted: false,
+                start_line: entry.start_line,
             },
             ctx,
         );

@@ -34,6 +34,10 @@ pub struct Entry {
     pub tokens: Vec<Token>,
     /// The entry began with blank space: the owner is the previous owner (RFC 1035 §5.1).
     pub owner_omitted: bool,
+    /// The line on which the entry's text begins, at depth 0 outside any entry: lexing
+    /// may restart there and gives the same entries (an incremental reload relies on it).
+    /// The first token can sit on a later line, after a lone `(`.
+    pub start_line: usize,
 }
 
 /// A lexical error; the entry it occurred in is dropped.
@@ -84,12 +88,15 @@ pub fn lex(text: &str) -> (Vec<Entry>, Vec<LexError>) {
     let mut open: Option<(usize, usize)> = None;
     let mut depth = 0usize;
     let mut line_start = true;
+    // The line after the last newline seen at depth 0: where the next entry begins.
+    let mut start_line = 1;
 
-    let mut finish = |tokens: &mut Vec<Token>, owner_omitted: bool, bad: &mut bool| {
+    let mut finish = |tokens: &mut Vec<Token>, owner_omitted: bool, bad: &mut bool, start_line| {
         if !tokens.is_empty() && !*bad {
             entries.push(Entry {
                 tokens: std::mem::take(tokens),
                 owner_omitted,
+                start_line,
             });
         }
         tokens.clear();
@@ -107,7 +114,8 @@ pub fn lex(text: &str) -> (Vec<Entry>, Vec<LexError>) {
                 cur.bump();
                 line_start = true;
                 if depth == 0 {
-                    finish(&mut tokens, owner_omitted, &mut bad);
+                    finish(&mut tokens, owner_omitted, &mut bad, start_line);
+                    start_line = cur.line;
                 }
             }
             ' ' | '\t' | '\r' => {
@@ -216,7 +224,7 @@ pub fn lex(text: &str) -> (Vec<Entry>, Vec<LexError>) {
         });
         bad = true;
     }
-    finish(&mut tokens, owner_omitted, &mut bad);
+    finish(&mut tokens, owner_omitted, &mut bad, start_line);
     (entries, errors)
 }
 
@@ -278,6 +286,35 @@ mod tests {
             (entries[1].tokens[0].line, entries[1].tokens[0].col),
             (6, 3)
         );
+        assert_eq!((entries[0].start_line, entries[1].start_line), (1, 6));
+    }
+
+    #[test]
+    fn start_line_is_where_lexing_can_restart() {
+        let text = "a A 1.2.3.4
+(
+b A 1.2.3.4 )
+
+c TXT ( \"x\"
+ \"y\" )
+ d A 1.2.3.4
+";
+        let (entries, errors) = lex(text);
+        assert!(errors.is_empty());
+        let starts: Vec<usize> = entries.iter().map(|e| e.start_line).collect();
+        assert_eq!(starts, [1, 2, 5, 7]);
+        // Lexing from each start line gives the same entries from there on.
+        let lines: Vec<&str> = text.split_inclusive('\n').collect();
+        for (i, e) in entries.iter().enumerate() {
+            let rest: String = lines[e.start_line - 1..].concat();
+            let (again, errs) = lex(&rest);
+            assert!(errs.is_empty());
+            assert_eq!(again.len(), entries.len() - i);
+            for (a, b) in again.iter().zip(&entries[i..]) {
+                let raw = |e: &Entry| e.tokens.iter().map(|t| t.raw.clone()).collect::<Vec<_>>();
+                assert_eq!((raw(a), a.owner_omitted), (raw(b), b.owner_omitted));
+            }
+        }
     }
 
     #[test]

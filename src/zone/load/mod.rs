@@ -11,6 +11,7 @@ mod fields;
 mod lexer;
 mod parser;
 mod rdata;
+pub mod window;
 pub(crate) mod wire;
 
 use std::collections::HashMap;
@@ -158,6 +159,25 @@ pub fn load_zone_file_overlay(
     origin: &Name,
     overlay: HashMap<PathBuf, String>,
 ) -> Result<LoadedZone, LoadErrors> {
+    let main = parse_main(path, origin, overlay, false)?;
+    finish(main.parser.out, origin, &main.label)
+}
+
+/// The main file parsed (includes and all), before the checks.
+struct MainParse {
+    parser: parser::Parser,
+    text: String,
+    label: String,
+    dir: PathBuf,
+}
+
+/// Reads and parses a main file; `keep` also records what incremental reloads need.
+fn parse_main(
+    path: &Path,
+    origin: &Name,
+    overlay: HashMap<PathBuf, String>,
+    keep: bool,
+) -> Result<MainParse, LoadErrors> {
     let label = path.display().to_string();
     let canon = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
     let text = match overlay.get(&canon) {
@@ -170,17 +190,25 @@ pub fn load_zone_file_overlay(
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let mut p = parser::Parser::new();
     p.overlay = overlay;
+    if keep {
+        p.marks = Some(Vec::new());
+        p.kept_includes = Some(Vec::new());
+    }
     p.stack.push(canon);
     let mut ctx = parser::FileCtx {
         label: label.clone(),
-        dir,
+        dir: dir.clone(),
         origin: origin.clone(),
         last_owner: None,
     };
     p.parse_text(&text, &mut ctx);
-    let mut out = p.out;
-    out.files.insert(0, path.to_path_buf());
-    finish(out, origin, &label)
+    p.out.files.insert(0, path.to_path_buf());
+    Ok(MainParse {
+        parser: p,
+        text,
+        label,
+        dir,
+    })
 }
 
 /// Loads and checks zone text; `file_label` names it in diagnostics.
@@ -198,7 +226,23 @@ pub fn load_zone_str(
 }
 
 fn finish(out: ParseOutput, origin: &Name, label: &str) -> Result<LoadedZone, LoadErrors> {
+    finish_counted(out, origin, label).map(|f| f.loaded)
+}
+
+/// A load that passed, with what incremental reloads need to know about it.
+struct Finished {
+    loaded: LoadedZone,
+    in_zone_records: usize,
+    mixed_ttls: bool,
+}
+
+fn finish_counted(out: ParseOutput, origin: &Name, label: &str) -> Result<Finished, LoadErrors> {
     let checked = super::check::check(origin, out.records, label);
+    let in_zone_records = checked.records.len();
+    let mixed_ttls = checked
+        .diagnostics
+        .iter()
+        .any(|d| d.message.starts_with(super::check::PRIOR_TTL));
     let mut errors = Vec::new();
     let mut warnings = Vec::new();
     for d in out.diagnostics.into_iter().chain(checked.diagnostics) {
@@ -211,10 +255,14 @@ fn finish(out: ParseOutput, origin: &Name, label: &str) -> Result<LoadedZone, Lo
         return Err(LoadErrors { errors, warnings });
     }
     match Zone::from_records(origin.clone(), checked.records) {
-        Ok(zone) => Ok(LoadedZone {
-            zone,
-            warnings,
-            files: out.files,
+        Ok(zone) => Ok(Finished {
+            loaded: LoadedZone {
+                zone,
+                warnings,
+                files: out.files,
+            },
+            in_zone_records,
+            mixed_ttls,
         }),
         Err(e) => Err(LoadErrors {
             errors: vec![Diagnostic {

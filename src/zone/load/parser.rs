@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use hickory_proto::rr::{DNSClass, Name, RData, Record};
 
@@ -10,6 +11,7 @@ use super::directives;
 use super::fields::{parse_name, parse_ttl};
 use super::lexer::{Entry, Token, lex};
 use super::rdata::parse_rdata;
+use super::window::ParseState;
 use super::wire;
 use super::{Diagnostic, ParseOutput, ParsedRecord, Severity};
 
@@ -33,6 +35,48 @@ pub(super) struct Parser {
     /// Text to use instead of a file's content, by canonical path: an editor validates
     /// its result before anything is written.
     pub overlay: HashMap<PathBuf, String>,
+    /// When set, the state at the main file's entries `MarkRule` picks, with the line
+    /// each starts on: where an incremental reload can resume parsing.
+    pub marks: Option<Vec<(usize, ParseState)>>,
+    /// When set, every included file's path and the text that was parsed from it, so
+    /// that a later reload can tell whether it changed.
+    pub kept_includes: Option<Vec<(PathBuf, String)>>,
+    /// When set, included files are taken from here (by path as joined) and never read:
+    /// an incremental reload re-parses an `$INCLUDE` from the text a full load kept.
+    pub include_texts: Option<Arc<HashMap<PathBuf, String>>>,
+}
+
+/// Entries between two marks; a reload re-parses about twice this many.
+pub(super) const MARK_EVERY: usize = 64;
+
+/// Which entries get a mark: every `MARK_EVERY`th, and those on both sides of an
+/// `$INCLUDE` or `$GENERATE`, so that an edit near one does not need it re-read.
+#[derive(Default)]
+pub(super) struct MarkRule {
+    count: usize,
+    after_special: bool,
+}
+
+impl MarkRule {
+    pub fn wants(&mut self, entry: &Entry) -> bool {
+        let special = is_directive(entry) && !state_only_directive(entry);
+        let want = self.count.is_multiple_of(MARK_EVERY) || special || self.after_special;
+        self.count += 1;
+        self.after_special = special;
+        want
+    }
+}
+
+/// True for a `$` directive entry (as opposed to a record).
+pub(super) fn is_directive(entry: &Entry) -> bool {
+    matches!(entry.tokens.first(), Some(t) if !entry.owner_omitted && t.raw.starts_with('$') && !t.quoted)
+}
+
+/// `$ORIGIN` and `$TTL`, which only change the parser's state: an incremental reload
+/// parses them in the lines it re-reads, but not `$INCLUDE` or `$GENERATE`.
+pub(super) fn state_only_directive(entry: &Entry) -> bool {
+    let name = entry.tokens.first().map(|t| t.raw.to_ascii_uppercase());
+    is_directive(entry) && matches!(name.as_deref(), Some("$ORIGIN" | "$TTL"))
 }
 
 impl Parser {
@@ -43,6 +87,19 @@ impl Parser {
             out: ParseOutput::default(),
             stack: Vec::new(),
             overlay: HashMap::new(),
+            marks: None,
+            kept_includes: None,
+            include_texts: None,
+        }
+    }
+
+    /// Everything that carries from one entry to the next.
+    pub fn state(&self, ctx: &FileCtx) -> ParseState {
+        ParseState {
+            origin: ctx.origin.clone(),
+            last_owner: ctx.last_owner.clone(),
+            default_ttl: self.default_ttl,
+            last_ttl: self.last_ttl,
         }
     }
 
@@ -72,16 +129,23 @@ impl Parser {
     pub fn parse_text(&mut self, text: &str, ctx: &mut FileCtx) {
         let (entries, lex_errors) = lex(text);
         let mut lex_errors = lex_errors.into_iter().peekable();
+        let main = self.stack.len() <= 1;
+        let mut rule = MarkRule::default();
         for entry in entries {
+            if main && self.marks.is_some() && rule.wants(&entry) {
+                let mark = (entry.start_line, self.state(ctx));
+                if let Some(m) = self.marks.as_mut() {
+                    m.push(mark);
+                }
+            }
             let line = entry.tokens.first().map_or(0, |t| t.line);
             while let Some(e) = lex_errors.next_if(|e| e.line <= line) {
                 self.diag_at(Severity::Error, ctx, e.line, e.col, e.text, e.message);
             }
-            match entry.tokens.first() {
-                Some(t) if !entry.owner_omitted && t.raw.starts_with('$') && !t.quoted => {
-                    directives::directive(self, &entry, ctx);
-                }
-                _ => self.record(&entry, ctx),
+            if is_directive(&entry) {
+                directives::directive(self, &entry, ctx);
+            } else {
+                self.record(&entry, ctx);
             }
         }
         for e in lex_errors {
@@ -227,19 +291,26 @@ impl Parser {
 
     /// Reads and parses an included file. Relative paths are against the includer.
     pub fn include(&mut self, path: &Path, origin: Name, ctx: &FileCtx, at: &Token) {
-        let path = if path.is_absolute() {
-            path.to_path_buf()
-        } else {
-            ctx.dir.join(path)
+        let path = include_path(path, &ctx.dir);
+        let canon = match &self.include_texts {
+            Some(_) => path.clone(),
+            None => std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone()),
         };
-        let canon = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
         if self.stack.contains(&canon) {
             self.diag(Severity::Error, ctx, at, "$INCLUDE loop");
             return;
         }
-        let read = match self.overlay.get(&canon) {
-            Some(t) => Ok(t.clone()),
-            None => read_text(&path),
+        let read = match (&self.include_texts, self.overlay.get(&canon)) {
+            (Some(texts), _) => texts.get(&path).cloned().ok_or_else(|| Diagnostic {
+                file: path.display().to_string(),
+                line: 0,
+                column: 0,
+                text: String::new(),
+                message: "not read by the last full load".into(),
+                severity: Severity::Error,
+            }),
+            (None, Some(t)) => Ok(t.clone()),
+            (None, None) => read_text(&path),
         };
         let text = match read {
             Ok(t) => t,
@@ -268,6 +339,19 @@ impl Parser {
         self.stack.push(canon);
         self.parse_text(&text, &mut inner);
         self.stack.pop();
+        if let Some(kept) = self.kept_includes.as_mut() {
+            kept.push((path, text));
+        }
+    }
+}
+
+/// Where an `$INCLUDE` argument points: relative paths are against the includer's
+/// directory.
+pub(super) fn include_path(path: &Path, dir: &Path) -> PathBuf {
+    if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        dir.join(path)
     }
 }
 
