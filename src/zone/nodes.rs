@@ -7,19 +7,15 @@
 //! one at a time, which SipHash makes the dominant cost of a large diff or a lookup), and
 //! that hash picks the shard and probes the shard's table.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use hashbrown::HashTable;
-use hickory_proto::rr::LowerName;
+use hickory_proto::rr::{LowerName, Name};
 
 use super::Node;
-use super::wire_key;
+use super::wire_key::{self, WireKey};
 
-type Hasher = foldhash::fast::RandomState;
 type Shard = HashTable<(LowerName, Node)>;
-/// The plain map a version is built in before [`NodeMap::from_map`] splits it.
-pub(crate) type BuildMap = HashMap<LowerName, Node, Hasher>;
 
 /// Aim for about this many names per shard.
 const NAMES_PER_SHARD: usize = 1024;
@@ -52,14 +48,13 @@ pub(crate) struct NodeMap {
 }
 
 impl NodeMap {
-    pub(crate) fn new_build_map() -> BuildMap {
-        HashMap::with_hasher(Hasher::default())
-    }
-
-    /// Splits a built map into shards sized for its length. The shard count then stays
-    /// fixed for the versions derived from this one.
-    pub(crate) fn from_map(map: BuildMap) -> NodeMap {
-        let len = map.len();
+    /// Splits a built table of `len` (hash, name, node) entries into shards sized for it;
+    /// the hash each entry carries places it. The shard count then stays fixed for the
+    /// versions derived from this one.
+    pub(crate) fn from_hashed(
+        len: usize,
+        entries: impl IntoIterator<Item = (u64, LowerName, Node)>,
+    ) -> NodeMap {
         let count = (len / NAMES_PER_SHARD)
             .next_power_of_two()
             .clamp(1, MAX_SHARDS);
@@ -67,8 +62,7 @@ impl NodeMap {
         let mut shards: Vec<Shard> = (0..count)
             .map(|_| HashTable::with_capacity(len / count + len / (4 * count)))
             .collect();
-        for (name, node) in map {
-            let h = hash(&name);
+        for (h, name, node) in entries {
             if let Some(shard) = shards.get_mut(shard_index(h, bits)) {
                 shard.insert_unique(h, (name, node), rehash);
             }
@@ -175,50 +169,52 @@ impl ShardExt for Shard {
     }
 }
 
-/// The two shapes of a version's node table: the plain map a version is built in, and
-/// the sharded map it is served from. Both keep child counts the same way.
+/// The two shapes of a version's node table: the table a version is built in, and the
+/// sharded map it is served from. Both keep child counts the same way.
 pub(crate) trait NodeTable {
-    fn node_mut(&mut self, name: &LowerName) -> Option<&mut Node>;
+    /// The node of a name given as lower-cased wire bytes.
+    fn node_mut_wire(&mut self, wire: &[u8]) -> Option<&mut Node>;
     fn put(&mut self, name: LowerName, node: Node);
 }
 
-impl NodeTable for BuildMap {
-    fn node_mut(&mut self, name: &LowerName) -> Option<&mut Node> {
-        self.get_mut(name)
-    }
-    fn put(&mut self, name: LowerName, node: Node) {
-        self.insert(name, node);
-    }
-}
-
 impl NodeTable for NodeMap {
-    fn node_mut(&mut self, name: &LowerName) -> Option<&mut Node> {
-        self.get_mut(name)
+    fn node_mut_wire(&mut self, wire: &[u8]) -> Option<&mut Node> {
+        let h = wire_key::hash(wire);
+        let shard = self.shards.get_mut(shard_index(h, self.bits))?;
+        let eq = |e: &(LowerName, Node)| wire_key::eq_name(&e.0, wire);
+        shard.find(h, eq)?;
+        Arc::make_mut(shard).find_mut(h, eq).map(|(_, n)| n)
     }
     fn put(&mut self, name: LowerName, node: Node) {
         self.insert(name, node);
     }
 }
 
-/// Links a node into the tree: bumps its parent's child count, creating empty
-/// non-terminals up to the first existing ancestor (whose own ancestors are linked
-/// already). Whole-zone builds and `apply` both go through here, so a version reached by
-/// IXFR counts children exactly as one built from scratch.
-pub(crate) fn link_to_parent(nodes: &mut impl NodeTable, name: &LowerName, apex: &LowerName) {
-    let mut child = name.clone();
-    while child.num_labels() > apex.num_labels() {
-        let parent = child.base_name();
-        if let Some(p) = nodes.node_mut(&parent) {
+/// Links a new node (`key`, the lower-cased wire form of `name`) into the tree: bumps its
+/// parent's child count, creating empty non-terminals up to the first existing ancestor
+/// (whose own ancestors are linked already). Whole-zone builds and `apply` both go
+/// through here, so a version reached by IXFR counts children exactly as one built from
+/// scratch. Ancestors are probed as suffixes of `key`, so walking up builds no names
+/// unless one has to be created.
+pub(crate) fn link_to_parent(
+    nodes: &mut impl NodeTable,
+    key: &WireKey,
+    name: &Name,
+    apex_labels: usize,
+) {
+    let mut labels = key.labels();
+    while labels > apex_labels {
+        labels -= 1;
+        if let Some(p) = nodes.node_mut_wire(key.suffix(labels)) {
             p.children += 1;
             return;
         }
         nodes.put(
-            parent.clone(),
+            LowerName::new(&name.trim_to(labels)),
             Node {
                 rrsets: Vec::new(),
                 children: 1,
             },
         );
-        child = parent;
     }
 }

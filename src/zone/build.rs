@@ -1,0 +1,292 @@
+//! Building a version record by record (a loaded file, an AXFR as it arrives) or RRset by
+//! RRset (the store).
+//!
+//! A name is hashed once, as lower-cased wire bytes, and that hash is kept beside the
+//! entry: it finds the node while building, links a new node to its parent by probing
+//! suffixes of the same bytes, and places the node in its shard at the end without
+//! hashing again. A 1,000,000-record zone is built in a few hundred milliseconds instead
+//! of seconds, which is what a primary's start-up and a secondary's AXFR wait for.
+
+use std::sync::{Arc, OnceLock};
+
+use hashbrown::HashTable;
+use hickory_proto::rr::{DNSClass, LowerName, Name, RData, Record, RecordType};
+
+use super::nodes::{self, NodeMap, NodeTable};
+use super::wire_key::{self, WireKey};
+use super::{Node, RRset, Zone, ZoneError};
+
+type Entry = (u64, LowerName, Node);
+
+/// Collects the records of one version; [`ZoneBuilder::finish`] checks the apex and
+/// returns the [`Zone`].
+pub struct ZoneBuilder {
+    origin: Name,
+    origin_lower: LowerName,
+    apex: Vec<u8>,
+    apex_labels: usize,
+    table: HashTable<Entry>,
+    record_count: usize,
+}
+
+struct Table<'a>(&'a mut HashTable<Entry>);
+
+impl NodeTable for Table<'_> {
+    fn node_mut_wire(&mut self, wire: &[u8]) -> Option<&mut Node> {
+        let h = wire_key::hash(wire);
+        self.0
+            .find_mut(h, |e| wire_key::eq_name(&e.1, wire))
+            .map(|e| &mut e.2)
+    }
+
+    fn put(&mut self, name: LowerName, node: Node) {
+        let h = wire_key::hash_name(&name);
+        self.0.insert_unique(h, (h, name, node), |e| e.0);
+    }
+}
+
+impl ZoneBuilder {
+    pub fn new(origin: Name) -> Self {
+        Self::with_capacity(origin, 0)
+    }
+
+    /// `names` is how many owner names to expect, so the table does not grow in steps.
+    pub fn with_capacity(origin: Name, names: usize) -> Self {
+        let origin_lower = LowerName::new(&origin);
+        let key = WireKey::new(&origin);
+        let (apex, apex_labels) = key.map_or((Vec::new(), 0), |k| (k.bytes().to_vec(), k.labels()));
+        ZoneBuilder {
+            origin,
+            origin_lower,
+            apex,
+            apex_labels,
+            // A hostile size hint (an AXFR peer's claim, a stored count) must not reserve
+            // unbounded memory up front.
+            table: HashTable::with_capacity(names.min(1 << 24)),
+            record_count: 0,
+        }
+    }
+
+    pub fn origin(&self) -> &Name {
+        &self.origin
+    }
+
+    /// Records so far, duplicates not counted.
+    pub fn record_count(&self) -> usize {
+        self.record_count
+    }
+
+    fn out_of_zone(&self, name: &Name) -> ZoneError {
+        ZoneError::OutOfZone {
+            zone: self.origin.clone(),
+            name: Box::new(name.clone()),
+        }
+    }
+
+    /// The node of `name`, created (and linked to its parent, with empty non-terminals up
+    /// to the first existing ancestor) if new. Errors if the name is not in the zone.
+    fn node(&mut self, name: &Name) -> Result<&mut Node, ZoneError> {
+        let Some(key) = WireKey::new(name) else {
+            return Err(self.out_of_zone(name));
+        };
+        if key.labels() < self.apex_labels || key.suffix(self.apex_labels) != self.apex {
+            return Err(self.out_of_zone(name));
+        }
+        let h = wire_key::hash(key.bytes());
+        let table = match self
+            .table
+            .find_entry(h, |e| wire_key::eq_name(&e.1, key.bytes()))
+        {
+            Ok(e) => return Ok(&mut e.into_mut().2),
+            Err(absent) => absent.into_table(),
+        };
+        nodes::link_to_parent(&mut Table(table), &key, name, self.apex_labels);
+        let entry = table.insert_unique(h, (h, LowerName::new(name), Node::default()), |e| e.0);
+        Ok(&mut entry.into_mut().2)
+    }
+
+    /// Adds one record. Records of the same name and type form one RRset, whose TTL is
+    /// the first one seen; duplicate RDATA is dropped (RFC 2181 §5).
+    #[allow(clippy::result_large_err)]
+    pub fn push(&mut self, rec: Record) -> Result<(), ZoneError> {
+        if rec.dns_class != DNSClass::IN {
+            return Err(ZoneError::BadClass {
+                zone: self.origin.clone(),
+                name: Box::new(rec.name.clone()),
+                class: rec.dns_class,
+            });
+        }
+        let rtype = rec.record_type();
+        let node = self.node(&rec.name)?;
+        let added = match node.rrsets.iter_mut().find(|s| s.rtype == rtype) {
+            Some(set) => {
+                if set.rdata.contains(&rec.data) {
+                    false
+                } else {
+                    Arc::make_mut(set).rdata.push(rec.data);
+                    true
+                }
+            }
+            None => {
+                node.rrsets.push(Arc::new(RRset {
+                    name: rec.name,
+                    rtype,
+                    ttl: rec.ttl,
+                    rdata: vec![rec.data],
+                }));
+                true
+            }
+        };
+        self.record_count += usize::from(added);
+        Ok(())
+    }
+
+    /// Adds a whole RRset (from the store, where each is stored once). Merged record by
+    /// record if the name already has an RRset of that type.
+    #[allow(clippy::result_large_err)]
+    pub fn push_rrset(&mut self, set: RRset) -> Result<(), ZoneError> {
+        if set.rdata.is_empty() {
+            return Ok(());
+        }
+        let node = self.node(&set.name)?;
+        if node.get(set.rtype).is_some() {
+            let RRset {
+                name,
+                rtype: _,
+                ttl,
+                rdata,
+            } = set;
+            for rd in rdata {
+                let mut rec = Record::from_rdata(name.clone(), ttl, rd);
+                rec.dns_class = DNSClass::IN;
+                self.push(rec)?;
+            }
+            return Ok(());
+        }
+        let count = set.rdata.len();
+        node.rrsets.push(Arc::new(set));
+        self.record_count += count;
+        Ok(())
+    }
+
+    /// Checks the apex (one SOA) and returns the version.
+    #[allow(clippy::result_large_err)]
+    pub fn finish(self) -> Result<Zone, ZoneError> {
+        let ZoneBuilder {
+            origin,
+            origin_lower,
+            apex,
+            table,
+            record_count,
+            ..
+        } = self;
+        let serial = {
+            let h = wire_key::hash(&apex);
+            let soa = table
+                .find(h, |e| wire_key::eq_name(&e.1, &apex))
+                .and_then(|e| e.2.get(RecordType::SOA))
+                .ok_or_else(|| ZoneError::NoSoa(origin.clone()))?;
+            if soa.rdata.len() != 1 {
+                return Err(ZoneError::MultipleSoa(origin.clone()));
+            }
+            match soa.rdata.first() {
+                Some(RData::SOA(s)) => s.serial,
+                _ => return Err(ZoneError::NoSoa(origin.clone())),
+            }
+        };
+        Ok(Zone {
+            origin,
+            origin_lower,
+            nodes: NodeMap::from_hashed(table.len(), table),
+            serial,
+            record_count,
+            derived: OnceLock::new(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::zone::diff::tests::{a, n, soa};
+
+    /// Each node with its child count and its RRsets.
+    fn shape(z: &Zone) -> Vec<String> {
+        let mut v: Vec<String> = z
+            .nodes()
+            .map(|(k, node)| {
+                let sets: Vec<String> = node
+                    .rrsets()
+                    .iter()
+                    .map(|s| format!("{} {} {:?}", s.rtype, s.ttl, s.rdata))
+                    .collect();
+                format!("{k} {} {sets:?}", node.children)
+            })
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn order_and_grouping_do_not_matter() {
+        let recs = vec![
+            a("x.deep.b.example.test.", 60, 1),
+            soa(3),
+            a("b.example.test.", 60, 2),
+            a("X.Deep.B.example.test.", 99, 3),
+            a("c.example.test.", 60, 4),
+            a("x.deep.b.example.test.", 60, 1),
+        ];
+        let z = Zone::from_records(n("example.test."), recs.clone()).unwrap();
+        let mut rev = recs.clone();
+        rev.reverse();
+        let mut b = ZoneBuilder::new(n("example.test."));
+        for r in rev {
+            b.push(r).unwrap();
+        }
+        let z2 = b.finish().unwrap();
+        assert_eq!(z.record_count(), 5, "the duplicate is dropped");
+        // Reversed, the TTL of the first A at x.deep.b differs (first seen wins).
+        let mut s1 = shape(&z);
+        let mut s2 = shape(&z2);
+        s1.retain(|l| !l.starts_with("x.deep"));
+        s2.retain(|l| !l.starts_with("x.deep"));
+        assert_eq!(s1, s2);
+        // Child counts: the apex has b and c, b has the empty non-terminal deep.b.
+        let children = |name: &str| z.node(&LowerName::new(&n(name))).map(|x| x.children);
+        assert_eq!(children("example.test."), Some(2));
+        assert_eq!(children("b.example.test."), Some(1));
+        assert!(
+            z.node(&LowerName::new(&n("deep.b.example.test.")))
+                .unwrap()
+                .is_empty_non_terminal()
+        );
+        assert_eq!(children("deep.b.example.test."), Some(1));
+
+        // Whole RRsets, as the store hands them over, build the same version.
+        let mut b = ZoneBuilder::with_capacity(n("example.test."), 8);
+        for (_, node) in z.nodes() {
+            for set in node.rrsets() {
+                b.push_rrset(RRset::clone(set)).unwrap();
+            }
+        }
+        assert_eq!(shape(&b.finish().unwrap()), shape(&z));
+    }
+
+    #[test]
+    fn rejects_what_from_records_rejects() {
+        let mut b = ZoneBuilder::new(n("example.test."));
+        assert!(matches!(
+            b.push(a("www.other.test.", 1, 1)),
+            Err(ZoneError::OutOfZone { .. })
+        ));
+        let mut rec = a("www.example.test.", 1, 1);
+        rec.dns_class = DNSClass::CH;
+        assert!(matches!(b.push(rec), Err(ZoneError::BadClass { .. })));
+        b.push(a("www.example.test.", 1, 1)).unwrap();
+        assert_eq!(
+            b.finish().unwrap_err(),
+            ZoneError::NoSoa(n("example.test."))
+        );
+    }
+}
