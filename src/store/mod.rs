@@ -15,6 +15,7 @@
 //! secondaries' IXFR history would silently diverge. FULL costs one fsync of the WAL per
 //! commit, and commits happen per zone edit or transfer, never per query.
 
+mod chunks;
 mod codec;
 mod journal;
 mod records;
@@ -274,7 +275,7 @@ impl Store {
                 .collect::<Result<Vec<_>, _>>()?
         };
         for g in gens {
-            tx.execute("DELETE FROM rrsets WHERE gen = ?1", [g])?;
+            tx.execute("DELETE FROM chunks WHERE gen = ?1", [g])?;
             tx.execute("DELETE FROM orphan_gens WHERE gen = ?1", [g])?;
         }
         tx.commit()?;
@@ -284,3 +285,7 @@ impl Store {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+#[path = "schema_tests.rs"]
+mod schema_tests;
