@@ -9,14 +9,18 @@
 
 use std::sync::{Arc, OnceLock};
 
-use hashbrown::HashTable;
 use hickory_proto::rr::{DNSClass, LowerName, Name, RData, Record, RecordType};
 
-use super::nodes::{self, NodeMap, NodeTable};
+use super::nodes::{self, Shards};
 use super::wire_key::{self, WireKey};
 use super::{Node, RRset, Zone, ZoneError};
 
-type Entry = (u64, LowerName, Node);
+fn out_of_zone(origin: &Name, name: &Name) -> ZoneError {
+    ZoneError::OutOfZone {
+        zone: origin.clone(),
+        name: Box::new(name.clone()),
+    }
+}
 
 /// Collects the records of one version; [`ZoneBuilder::finish`] checks the apex and
 /// returns the [`Zone`].
@@ -25,24 +29,8 @@ pub struct ZoneBuilder {
     origin_lower: LowerName,
     apex: Vec<u8>,
     apex_labels: usize,
-    table: HashTable<Entry>,
+    nodes: Shards,
     record_count: usize,
-}
-
-struct Table<'a>(&'a mut HashTable<Entry>);
-
-impl NodeTable for Table<'_> {
-    fn node_mut_wire(&mut self, wire: &[u8]) -> Option<&mut Node> {
-        let h = wire_key::hash(wire);
-        self.0
-            .find_mut(h, |e| wire_key::eq_name(&e.1, wire))
-            .map(|e| &mut e.2)
-    }
-
-    fn put(&mut self, name: LowerName, node: Node) {
-        let h = wire_key::hash_name(&name);
-        self.0.insert_unique(h, (h, name, node), |e| e.0);
-    }
 }
 
 impl ZoneBuilder {
@@ -62,7 +50,7 @@ impl ZoneBuilder {
             apex_labels,
             // A hostile size hint (an AXFR peer's claim, a stored count) must not reserve
             // unbounded memory up front.
-            table: HashTable::with_capacity(names.min(1 << 24)),
+            nodes: Shards::with_capacity(names.min(1 << 24)),
             record_count: 0,
         }
     }
@@ -76,33 +64,25 @@ impl ZoneBuilder {
         self.record_count
     }
 
-    fn out_of_zone(&self, name: &Name) -> ZoneError {
-        ZoneError::OutOfZone {
-            zone: self.origin.clone(),
-            name: Box::new(name.clone()),
-        }
-    }
-
     /// The node of `name`, created (and linked to its parent, with empty non-terminals up
     /// to the first existing ancestor) if new. Errors if the name is not in the zone.
     fn node(&mut self, name: &Name) -> Result<&mut Node, ZoneError> {
         let Some(key) = WireKey::new(name) else {
-            return Err(self.out_of_zone(name));
+            return Err(out_of_zone(&self.origin, name));
         };
         if key.labels() < self.apex_labels || key.suffix(self.apex_labels) != self.apex {
-            return Err(self.out_of_zone(name));
+            return Err(out_of_zone(&self.origin, name));
         }
         let h = wire_key::hash(key.bytes());
-        let table = match self
-            .table
-            .find_entry(h, |e| wire_key::eq_name(&e.1, key.bytes()))
-        {
-            Ok(e) => return Ok(&mut e.into_mut().2),
-            Err(absent) => absent.into_table(),
-        };
-        nodes::link_to_parent(&mut Table(table), &key, name, self.apex_labels);
-        let entry = table.insert_unique(h, (h, LowerName::new(name), Node::default()), |e| e.0);
-        Ok(&mut entry.into_mut().2)
+        if self.nodes.find(h, key.bytes()).is_none() {
+            nodes::link_to_parent(&mut self.nodes, &key, name, self.apex_labels);
+            self.nodes
+                .insert_new(h, LowerName::new(name), Node::default());
+        }
+        let origin = &self.origin;
+        self.nodes
+            .find_mut(h, key.bytes())
+            .ok_or_else(|| out_of_zone(origin, name))
     }
 
     /// Adds one record. Records of the same name and type form one RRset, whose TTL is
@@ -176,15 +156,14 @@ impl ZoneBuilder {
             origin,
             origin_lower,
             apex,
-            table,
+            nodes,
             record_count,
             ..
         } = self;
         let serial = {
-            let h = wire_key::hash(&apex);
-            let soa = table
-                .find(h, |e| wire_key::eq_name(&e.1, &apex))
-                .and_then(|e| e.2.get(RecordType::SOA))
+            let soa = nodes
+                .find(wire_key::hash(&apex), &apex)
+                .and_then(|n| n.get(RecordType::SOA))
                 .ok_or_else(|| ZoneError::NoSoa(origin.clone()))?;
             if soa.rdata.len() != 1 {
                 return Err(ZoneError::MultipleSoa(origin.clone()));
@@ -197,7 +176,7 @@ impl ZoneBuilder {
         Ok(Zone {
             origin,
             origin_lower,
-            nodes: NodeMap::from_hashed(table.len(), table),
+            nodes: nodes.into_map(),
             serial,
             record_count,
             derived: OnceLock::new(),

@@ -24,6 +24,7 @@ use std::any::Any;
 use std::sync::{Arc, OnceLock};
 
 use hickory_proto::rr::{DNSClass, LowerName, Name, RData, Record, RecordType};
+use smallvec::SmallVec;
 use thiserror::Error;
 
 pub use build::ZoneBuilder;
@@ -74,8 +75,9 @@ impl RRset {
 /// Every RRset at one owner name. A node with no RRsets is an empty non-terminal.
 #[derive(Debug, Clone, Default)]
 pub struct Node {
-    /// Few names have more than a handful of types, so a small vector beats a map.
-    rrsets: Vec<Arc<RRset>>,
+    /// Few names have more than a handful of types, so a small vector beats a map; most
+    /// have one, which is kept inline (one allocation less per name of a large zone).
+    rrsets: SmallVec<[Arc<RRset>; 1]>,
     /// How many nodes sit directly below this one. A hash map has no child links, and an
     /// update that empties a node must know whether it stays as an empty non-terminal.
     children: u32,

@@ -15,7 +15,10 @@ use hickory_proto::rr::{LowerName, Name};
 use super::Node;
 use super::wire_key::{self, WireKey};
 
-type Shard = HashTable<(LowerName, Node)>;
+/// (hash, name, node): the hash is kept so that a shard grows, and a builder splits
+/// shards, without hashing a name again.
+type Entry = (u64, LowerName, Node);
+type Shard = HashTable<Entry>;
 
 /// Aim for about this many names per shard.
 const NAMES_PER_SHARD: usize = 1024;
@@ -27,8 +30,16 @@ fn hash(name: &LowerName) -> u64 {
     wire_key::hash_name(name)
 }
 
-fn rehash(entry: &(LowerName, Node)) -> u64 {
-    hash(&entry.0)
+fn rehash(entry: &Entry) -> u64 {
+    entry.0
+}
+
+/// The shard count (as bits) for a map of `len` names.
+fn bits_for(len: usize) -> u32 {
+    (len / NAMES_PER_SHARD)
+        .next_power_of_two()
+        .clamp(1, MAX_SHARDS)
+        .trailing_zeros()
 }
 
 /// The shard of a hash. Mixed before taking the top bits: the shard's table uses the same
@@ -48,32 +59,6 @@ pub(crate) struct NodeMap {
 }
 
 impl NodeMap {
-    /// Splits a built table of `len` (hash, name, node) entries into shards sized for it;
-    /// the hash each entry carries places it. The shard count then stays fixed for the
-    /// versions derived from this one.
-    pub(crate) fn from_hashed(
-        len: usize,
-        entries: impl IntoIterator<Item = (u64, LowerName, Node)>,
-    ) -> NodeMap {
-        let count = (len / NAMES_PER_SHARD)
-            .next_power_of_two()
-            .clamp(1, MAX_SHARDS);
-        let bits = count.trailing_zeros();
-        let mut shards: Vec<Shard> = (0..count)
-            .map(|_| HashTable::with_capacity(len / count + len / (4 * count)))
-            .collect();
-        for (h, name, node) in entries {
-            if let Some(shard) = shards.get_mut(shard_index(h, bits)) {
-                shard.insert_unique(h, (name, node), rehash);
-            }
-        }
-        NodeMap {
-            shards: shards.into_iter().map(Arc::new).collect(),
-            bits,
-            len,
-        }
-    }
-
     fn locate(&self, name: &LowerName) -> (u64, usize) {
         let h = hash(name);
         (h, shard_index(h, self.bits))
@@ -83,8 +68,8 @@ impl NodeMap {
         let (h, i) = self.locate(name);
         self.shards
             .get(i)?
-            .find(h, |(k, _)| k == name)
-            .map(|(_, n)| n)
+            .find(h, |(_, k, _)| k == name)
+            .map(|(_, _, n)| n)
     }
 
     /// The node of a name given as lower-cased wire bytes (see `wire_key`).
@@ -92,8 +77,8 @@ impl NodeMap {
         let h = wire_key::hash(wire);
         self.shards
             .get(shard_index(h, self.bits))?
-            .find(h, |(k, _)| wire_key::eq_name(k, wire))
-            .map(|(_, n)| n)
+            .find(h, |(_, k, _)| wire_key::eq_name(k, wire))
+            .map(|(_, _, n)| n)
     }
 
     pub(crate) fn contains_key(&self, name: &LowerName) -> bool {
@@ -104,10 +89,10 @@ impl NodeMap {
     pub(crate) fn get_mut(&mut self, name: &LowerName) -> Option<&mut Node> {
         let (h, i) = self.locate(name);
         let shard = self.shards.get_mut(i)?;
-        shard.find(h, |(k, _)| k == name)?;
+        shard.find(h, |(_, k, _)| k == name)?;
         Arc::make_mut(shard)
-            .find_mut(h, |(k, _)| k == name)
-            .map(|(_, n)| n)
+            .find_mut(h, |(_, k, _)| k == name)
+            .map(|(_, _, n)| n)
     }
 
     pub(crate) fn insert(&mut self, name: LowerName, node: Node) {
@@ -116,10 +101,10 @@ impl NodeMap {
             return;
         };
         let shard = Arc::make_mut(shard);
-        match shard.find_mut(h, |(k, _)| *k == name) {
-            Some(slot) => slot.1 = node,
+        match shard.find_mut(h, |(_, k, _)| *k == name) {
+            Some(slot) => slot.2 = node,
             None => {
-                shard.insert_unique(h, (name, node), rehash);
+                shard.insert_unique(h, (h, name, node), rehash);
                 self.len += 1;
             }
         }
@@ -128,11 +113,11 @@ impl NodeMap {
     pub(crate) fn remove(&mut self, name: &LowerName) -> Option<Node> {
         let (h, i) = self.locate(name);
         let shard = self.shards.get_mut(i)?;
-        shard.find(h, |(k, _)| k == name)?;
+        shard.find(h, |(_, k, _)| k == name)?;
         let entry = Arc::make_mut(shard)
-            .find_entry(h, |(k, _)| k == name)
+            .find_entry(h, |(_, k, _)| k == name)
             .ok()?;
-        let ((_, node), _) = entry.remove();
+        let ((_, _, node), _) = entry.remove();
         self.len -= 1;
         Some(node)
     }
@@ -144,12 +129,96 @@ impl NodeMap {
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&LowerName, &Node)> {
         self.shards
             .iter()
-            .flat_map(|s| s.iter().map(|(k, n)| (k, n)))
+            .flat_map(|s| s.iter().map(|(_, k, n)| (k, n)))
     }
 
     /// The shards, for a diff that walks two versions side by side.
     pub(crate) fn shards(&self) -> &[Arc<Shard>] {
         &self.shards
+    }
+}
+
+/// The shards of a version being built: not shared yet, and split in two as names arrive
+/// beyond what the size hint promised, so a build of unknown size (an AXFR) never hashes
+/// a name twice either.
+pub(crate) struct Shards {
+    shards: Vec<Shard>,
+    bits: u32,
+    len: usize,
+}
+
+impl Shards {
+    pub(crate) fn with_capacity(names: usize) -> Shards {
+        let bits = bits_for(names);
+        let count = 1usize << bits;
+        let per = names / count + names / (4 * count);
+        Shards {
+            shards: (0..count).map(|_| HashTable::with_capacity(per)).collect(),
+            bits,
+            len: 0,
+        }
+    }
+
+    /// The node of a name given by its hash and lower-cased wire bytes.
+    pub(crate) fn find_mut(&mut self, h: u64, wire: &[u8]) -> Option<&mut Node> {
+        self.shards
+            .get_mut(shard_index(h, self.bits))?
+            .find_mut(h, |e| wire_key::eq_name(&e.1, wire))
+            .map(|(_, _, n)| n)
+    }
+
+    pub(crate) fn find(&self, h: u64, wire: &[u8]) -> Option<&Node> {
+        self.shards
+            .get(shard_index(h, self.bits))?
+            .find(h, |e| wire_key::eq_name(&e.1, wire))
+            .map(|(_, _, n)| n)
+    }
+
+    /// Adds a name known to be absent.
+    pub(crate) fn insert_new(&mut self, h: u64, name: LowerName, node: Node) -> Option<&mut Node> {
+        if self.len >= 2 * NAMES_PER_SHARD * self.shards.len() && self.shards.len() < MAX_SHARDS {
+            self.resize(self.bits + 1);
+        }
+        self.len += 1;
+        let shard = self.shards.get_mut(shard_index(h, self.bits))?;
+        Some(&mut shard.insert_unique(h, (h, name, node), rehash).into_mut().2)
+    }
+
+    fn resize(&mut self, bits: u32) {
+        let count = 1usize << bits;
+        let per = self.len / count + self.len / (4 * count);
+        let mut shards: Vec<Shard> = (0..count).map(|_| HashTable::with_capacity(per)).collect();
+        for entry in self.shards.drain(..).flatten() {
+            if let Some(s) = shards.get_mut(shard_index(entry.0, bits)) {
+                s.insert_unique(entry.0, entry, rehash);
+            }
+        }
+        self.shards = shards;
+        self.bits = bits;
+    }
+
+    /// The finished map, with the shard count any version of its size gets (so that a
+    /// diff pairs its shards with another version's).
+    pub(crate) fn into_map(mut self) -> NodeMap {
+        let bits = bits_for(self.len);
+        if bits != self.bits {
+            self.resize(bits);
+        }
+        NodeMap {
+            shards: self.shards.into_iter().map(Arc::new).collect(),
+            bits: self.bits,
+            len: self.len,
+        }
+    }
+}
+
+impl NodeTable for Shards {
+    fn node_mut_wire(&mut self, wire: &[u8]) -> Option<&mut Node> {
+        self.find_mut(wire_key::hash(wire), wire)
+    }
+    fn put(&mut self, name: LowerName, node: Node) {
+        let h = hash(&name);
+        self.insert_new(h, name, node);
     }
 }
 
@@ -161,11 +230,12 @@ pub(crate) trait ShardExt {
 
 impl ShardExt for Shard {
     fn get_node(&self, name: &LowerName) -> Option<&Node> {
-        self.find(hash(name), |(k, _)| k == name).map(|(_, n)| n)
+        self.find(hash(name), |(_, k, _)| k == name)
+            .map(|(_, _, n)| n)
     }
 
     fn entries(&self) -> impl Iterator<Item = (&LowerName, &Node)> {
-        self.iter().map(|(k, n)| (k, n))
+        self.iter().map(|(_, k, n)| (k, n))
     }
 }
 
@@ -181,9 +251,9 @@ impl NodeTable for NodeMap {
     fn node_mut_wire(&mut self, wire: &[u8]) -> Option<&mut Node> {
         let h = wire_key::hash(wire);
         let shard = self.shards.get_mut(shard_index(h, self.bits))?;
-        let eq = |e: &(LowerName, Node)| wire_key::eq_name(&e.0, wire);
+        let eq = |e: &Entry| wire_key::eq_name(&e.1, wire);
         shard.find(h, eq)?;
-        Arc::make_mut(shard).find_mut(h, eq).map(|(_, n)| n)
+        Arc::make_mut(shard).find_mut(h, eq).map(|(_, _, n)| n)
     }
     fn put(&mut self, name: LowerName, node: Node) {
         self.insert(name, node);
@@ -212,7 +282,7 @@ pub(crate) fn link_to_parent(
         nodes.put(
             LowerName::new(&name.trim_to(labels)),
             Node {
-                rrsets: Vec::new(),
+                rrsets: Default::default(),
                 children: 1,
             },
         );
