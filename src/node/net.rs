@@ -12,11 +12,63 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream, UdpSocket};
 use tokio::time::timeout;
 
+use crate::store::Prepared;
 use crate::tsig::{ResponseVerifier, TsigKey, sign_request};
 use crate::xfr::client::{
     Progress, SoaAnswer, XfrConsumer, XfrError, XfrOutcome, axfr_request, ixfr_request,
     parse_soa_answer, soa_query,
 };
+use crate::zone::BuildThread;
+use crate::zone::diff::Changeset;
+
+/// A transfer as received, its records already being built into a version.
+pub(super) enum Received {
+    /// An IXFR answered with our serial or an older one: nothing to do.
+    UpToDate {
+        serial: u32,
+    },
+    /// A whole zone (AXFR, or an AXFR-style answer to IXFR), with its store commit
+    /// prepared from the same records.
+    Full(BuildThread, Prepared),
+    Incremental {
+        changesets: Vec<Changeset>,
+    },
+}
+
+/// A whole zone arriving: the version built on its own thread, the store's chunks encoded
+/// here as each batch passes.
+struct FullZone {
+    build: BuildThread,
+    prepared: Prepared,
+}
+
+/// Hands the records a transfer brought so far to the build thread (starting it with the
+/// first batch) after encoding them for the store.
+fn drain(
+    consumer: &mut XfrConsumer,
+    full: &mut Option<FullZone>,
+    zone: &Name,
+    hint: usize,
+    batch: Vec<Record>,
+) -> Result<(), String> {
+    let mut batch = batch;
+    batch.append(&mut consumer.take_records());
+    if batch.is_empty() {
+        return Ok(());
+    }
+    let f = match full {
+        Some(f) => f,
+        None => full.insert(FullZone {
+            build: BuildThread::spawn(zone.clone(), hint).map_err(|e| e.to_string())?,
+            prepared: Prepared::default(),
+        }),
+    };
+    for rec in &batch {
+        f.prepared.push(rec).map_err(|e| e.to_string())?;
+    }
+    f.build.push(batch);
+    Ok(())
+}
 
 /// How long one read (or connect) may take before the peer counts as gone.
 pub const READ_TIMEOUT: Duration = Duration::from_secs(5);
@@ -139,13 +191,15 @@ pub struct TransferFailure {
 
 /// Runs one AXFR (`our_soa` None) or IXFR over TCP; returns the outcome and the
 /// primary's EDNS EXPIRE.
-pub async fn transfer(
+/// `hint` is how many records the zone had, to size the version being built.
+pub(super) async fn transfer(
     zone: &Name,
     peer: SocketAddr,
     source: Option<IpAddr>,
     key: Option<&TsigKey>,
     our_soa: Option<Record>,
-) -> Result<(XfrOutcome, Option<u32>), TransferFailure> {
+    hint: usize,
+) -> Result<(Received, Option<u32>), TransferFailure> {
     let fail = |message: String, fallback_to_axfr: bool| TransferFailure {
         message,
         fallback_to_axfr,
@@ -172,13 +226,14 @@ pub async fn transfer(
     write_message(&mut stream, &wire)
         .await
         .map_err(|e| fail(format!("sending to {peer}: {e}"), false))?;
-    loop {
+    let mut full: Option<FullZone> = None;
+    let (out, expire) = loop {
         let bytes = match read_message(&mut stream).await {
             Ok(b) => b,
             Err(e) => {
                 let msg = if e.kind() == io::ErrorKind::UnexpectedEof {
                     match consumer.end_of_stream() {
-                        Ok(out) => return Ok((out, consumer.expire())),
+                        Ok(out) => break (out, consumer.expire()),
                         Err(x) => return Err(fail(x.to_string(), x.fallback_to_axfr())),
                     }
                 } else {
@@ -189,8 +244,27 @@ pub async fn transfer(
         };
         match consumer.feed(&bytes) {
             Ok(Progress::More) => {}
-            Ok(Progress::Done(out)) => return Ok((out, consumer.expire())),
+            Ok(Progress::Done(out)) => break (out, consumer.expire()),
             Err(e) => return Err(fail(format!("from {peer}: {e}"), e.fallback_to_axfr())),
         }
-    }
+        drain(&mut consumer, &mut full, zone, hint, Vec::new())
+            .map_err(|e| fail(format!("building the zone: {e}"), false))?;
+    };
+    let received = match out {
+        XfrOutcome::UpToDate { serial } => Received::UpToDate { serial },
+        XfrOutcome::Incremental { changesets, .. } => Received::Incremental { changesets },
+        XfrOutcome::Full { records, .. } => {
+            drain(&mut consumer, &mut full, zone, hint, records)
+                .map_err(|e| fail(format!("building the zone: {e}"), false))?;
+            match full {
+                Some(f) => Received::Full(f.build, f.prepared),
+                None => return Err(fail("a transfer without records".into(), false)),
+            }
+        }
+    };
+    Ok((received, expire))
 }
+
+#[cfg(test)]
+#[path = "net_tests.rs"]
+mod tests;

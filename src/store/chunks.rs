@@ -14,10 +14,10 @@
 //! a generation is stored, whatever build reads it, so it is a fixed FNV-1a and not the
 //! process's seeded hasher.
 
-use hickory_proto::rr::RecordType;
+use hickory_proto::rr::{Record, RecordType};
 
 use super::StoreError;
-use super::codec::{decode_rdata, encode_rdata, name_from_wire, write_name};
+use super::codec::{decode_rdata, emit_uncompressed, encode_rdata, name_from_wire, write_name};
 use crate::zone::RRset;
 
 /// A full commit sizes its chunks to about this many RRsets each.
@@ -44,7 +44,7 @@ pub(super) fn chunk_of(owner: &[u8], chunks: u32) -> u32 {
 /// Buffers reused across the entries of one commit.
 #[derive(Default)]
 pub(super) struct Scratch {
-    pub name: Vec<u8>,
+    name: Vec<u8>,
     rdata: Vec<u8>,
     item: Vec<u8>,
 }
@@ -75,6 +75,100 @@ pub(super) fn push_set(
 ) -> Result<(), StoreError> {
     write_name(&set.name, &mut scratch.name);
     push_entry(out, set, scratch)
+}
+
+/// A full commit prepared while a version's records arrive (an AXFR): each record is
+/// encoded while it is at hand, instead of in a walk over the finished version that finds
+/// every RRset somewhere else in memory. Records go to [`BUCKETS`] buckets by the same
+/// hash as chunks; the commit merges buckets into however many chunks the version needs.
+/// Consecutive records of one RRset share an entry; an RRset split over the stream (or a
+/// repeated record) gives several entries, which a load merges exactly as the version
+/// was built from the records: first TTL, duplicates dropped.
+pub struct Prepared {
+    buckets: Vec<Vec<u8>>,
+    scratch: Scratch,
+    /// The last entry written: its bucket, where its length field is, and its type.
+    last: Option<(usize, usize, u16)>,
+    last_name: Vec<u8>,
+}
+
+/// How many buckets a prepared commit sorts entries into: a power of two, so a bucket
+/// maps onto one chunk of any smaller power-of-two count.
+const BUCKETS: u32 = 4096;
+
+impl Default for Prepared {
+    fn default() -> Self {
+        Prepared {
+            buckets: vec![Vec::new(); BUCKETS as usize],
+            scratch: Scratch::default(),
+            last: None,
+            last_name: Vec::new(),
+        }
+    }
+}
+
+impl Prepared {
+    pub fn push(&mut self, rec: &Record) -> Result<(), StoreError> {
+        let rtype = u16::from(rec.record_type());
+        emit_uncompressed(&rec.data, &mut self.scratch.item)?;
+        let rd = &self.scratch.item;
+        let len = u16::try_from(rd.len())
+            .map_err(|_| StoreError::Encode(format!("RDATA of {} is over 64 KiB", rec.name)))?;
+        write_name(&rec.name, &mut self.scratch.name);
+        if let Some((b, at, t)) = self.last
+            && t == rtype
+            && self.scratch.name == self.last_name
+            && let Some(buf) = self.buckets.get_mut(b)
+            && let Some(field) = buf.get_mut(at..at + 4)
+        {
+            let old = u32::from_be_bytes([field[0], field[1], field[2], field[3]]);
+            let grown = old.saturating_add(2 + u32::from(len));
+            field.copy_from_slice(&grown.to_be_bytes());
+            buf.extend_from_slice(&len.to_be_bytes());
+            buf.extend_from_slice(rd);
+            return Ok(());
+        }
+        let b = chunk_of(&self.scratch.name, BUCKETS) as usize;
+        let Some(buf) = self.buckets.get_mut(b) else {
+            return Ok(());
+        };
+        buf.extend_from_slice(&self.scratch.name);
+        buf.extend_from_slice(&rtype.to_be_bytes());
+        buf.extend_from_slice(&rec.ttl.to_be_bytes());
+        let at = buf.len();
+        buf.extend_from_slice(&(2 + u32::from(len)).to_be_bytes());
+        buf.extend_from_slice(&len.to_be_bytes());
+        buf.extend_from_slice(rd);
+        self.last = Some((b, at, rtype));
+        std::mem::swap(&mut self.last_name, &mut self.scratch.name);
+        Ok(())
+    }
+
+    /// The entries as `count` chunks (a power of two).
+    pub(super) fn into_chunks(self, count: u32) -> Result<Vec<Vec<u8>>, StoreError> {
+        let mut chunks: Vec<Vec<u8>> = vec![Vec::new(); count as usize];
+        if count <= BUCKETS && BUCKETS.is_multiple_of(count.max(1)) {
+            for (b, bucket) in self.buckets.into_iter().enumerate() {
+                if let Some(chunk) = chunks.get_mut(b % count.max(1) as usize) {
+                    if chunk.is_empty() {
+                        *chunk = bucket;
+                    } else {
+                        chunk.extend_from_slice(&bucket);
+                    }
+                }
+            }
+            return Ok(chunks);
+        }
+        for bucket in &self.buckets {
+            for e in entries(bucket) {
+                let e = e?;
+                if let Some(chunk) = chunks.get_mut(chunk_of(e.name, count) as usize) {
+                    chunk.extend_from_slice(e.bytes);
+                }
+            }
+        }
+        Ok(chunks)
+    }
 }
 
 /// One entry of a chunk, not decoded.

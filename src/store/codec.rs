@@ -27,7 +27,10 @@ fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
 
 /// Emits `value` into `scratch` (cleared first) with uncompressed names. A fresh encoder
 /// per item keeps each item under the encoder's 64 KiB cap however large the whole blob is.
-fn emit_uncompressed<T: BinEncodable>(value: &T, scratch: &mut Vec<u8>) -> Result<(), StoreError> {
+pub(crate) fn emit_uncompressed<T: BinEncodable>(
+    value: &T,
+    scratch: &mut Vec<u8>,
+) -> Result<(), StoreError> {
     scratch.clear();
     let mut enc = BinEncoder::new(scratch);
     enc.set_name_encoding(NameEncoding::Uncompressed);

@@ -32,6 +32,7 @@ use thiserror::Error;
 
 use crate::zone::ZoneError;
 
+pub use chunks::Prepared;
 pub use journal::{JournalLimits, SizeLimit};
 pub use status::{TimerState, TransferKind, TransferOutcome, ZoneRole, ZoneStatus};
 

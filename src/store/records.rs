@@ -7,7 +7,7 @@ use std::str::FromStr;
 use hickory_proto::rr::{LowerName, Name, RecordType};
 use rusqlite::{OptionalExtension, Transaction, params};
 
-use super::chunks::{self, Scratch};
+use super::chunks::{self, Prepared, Scratch};
 use super::codec::{name_from_wire, name_wire, write_name};
 use super::{Fault, Store, StoreError, check_fault, journal, zone_key};
 use crate::zone::diff::Changeset;
@@ -99,12 +99,43 @@ fn write_chunks(
     Ok(bytes)
 }
 
-/// A version's RRsets as chunk blobs.
+/// A version's RRsets as chunk blobs. A large version is encoded by several threads, each
+/// over part of the zone: the walk is bound by memory latency (every RRset is somewhere
+/// else in memory), which threads overlap.
 fn encode_chunks(zone: &Zone, count: u32) -> Result<Vec<Vec<u8>>, StoreError> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+    if threads < 2 || zone.record_count() < 100_000 {
+        return encode_part(zone, count, 0, 1);
+    }
+    let parts: Vec<Result<Vec<Vec<u8>>, StoreError>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|p| s.spawn(move || encode_part(zone, count, p, threads)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    });
+    let mut parts = parts.into_iter();
+    let mut bufs = parts.next().unwrap_or_else(|| Ok(Vec::new()))?;
+    for part in parts {
+        for (buf, more) in bufs.iter_mut().zip(part?) {
+            buf.extend_from_slice(&more);
+        }
+    }
+    Ok(bufs)
+}
+
+fn encode_part(
+    zone: &Zone,
+    count: u32,
+    part: usize,
+    parts: usize,
+) -> Result<Vec<Vec<u8>>, StoreError> {
     let mut bufs: Vec<Vec<u8>> = vec![Vec::new(); count as usize];
     let mut scratch = Scratch::default();
     let mut key = Vec::new();
-    for (lname, node) in zone.nodes() {
+    for (lname, node) in zone.nodes_part(part, parts) {
         if node.rrsets().is_empty() {
             continue;
         }
@@ -175,7 +206,29 @@ impl Store {
     /// The replaced rows are deleted after the commit, so that the new version is durable as
     /// soon as its own rows are written.
     pub fn commit_full(&mut self, zone: &Zone) -> Result<(), StoreError> {
+        let count = chunks::chunk_count(zone.record_count());
+        self.write_full(zone, count, |_| encode_chunks(zone, count))
+    }
+
+    /// [`Store::commit_full`] with the chunks encoded as the version's records arrived;
+    /// `prepared` must hold exactly the records `zone` was built from.
+    pub fn commit_full_prepared(
+        &mut self,
+        zone: &Zone,
+        prepared: Prepared,
+    ) -> Result<(), StoreError> {
+        let count = chunks::chunk_count(zone.record_count());
+        self.write_full(zone, count, move |count| prepared.into_chunks(count))
+    }
+
+    fn write_full(
+        &mut self,
+        zone: &Zone,
+        count: u32,
+        chunks: impl FnOnce(u32) -> Result<Vec<Vec<u8>>, StoreError>,
+    ) -> Result<(), StoreError> {
         self.writable()?;
+        let bufs = chunks(count)?;
         let key = zone_key(zone.origin());
         let fault = self.fault;
         let tx = self.conn.transaction()?;
@@ -190,8 +243,7 @@ impl Store {
             "UPDATE meta SET value = ?1 WHERE key = 'next_gen'",
             [new_gen + 1],
         )?;
-        let count = chunks::chunk_count(zone.record_count());
-        let bytes = write_chunks(&tx, new_gen, &encode_chunks(zone, count)?)?;
+        let bytes = write_chunks(&tx, new_gen, &bufs)?;
         tx.execute(
             "UPDATE zones SET gen = ?1, serial = ?2, record_count = ?3, data_bytes = ?4,
              chunks = ?5 WHERE id = ?6",

@@ -27,7 +27,7 @@ use hickory_proto::rr::{DNSClass, LowerName, Name, RData, Record, RecordType};
 use smallvec::SmallVec;
 use thiserror::Error;
 
-pub use build::ZoneBuilder;
+pub use build::{BuildThread, ZoneBuilder};
 
 /// Errors that prevent a set of records from forming a servable zone version.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
@@ -207,6 +207,16 @@ impl Zone {
     /// Iterates over all nodes (including empty non-terminals) in no particular order.
     pub fn nodes(&self) -> impl Iterator<Item = (&LowerName, &Node)> {
         self.nodes.iter()
+    }
+
+    /// [`Zone::nodes`] split in `parts` disjoint parts (for threads); together they are
+    /// every node once.
+    pub fn nodes_part(
+        &self,
+        part: usize,
+        parts: usize,
+    ) -> impl Iterator<Item = (&LowerName, &Node)> {
+        self.nodes.iter_part(part, parts)
     }
 }
 

@@ -132,6 +132,23 @@ impl NodeMap {
             .flat_map(|s| s.iter().map(|(_, k, n)| (k, n)))
     }
 
+    /// The nodes of part `part` of `parts` (a contiguous run of shards), so that a walk
+    /// over a large version can be split between threads.
+    pub(crate) fn iter_part(
+        &self,
+        part: usize,
+        parts: usize,
+    ) -> impl Iterator<Item = (&LowerName, &Node)> {
+        let n = self.shards.len();
+        let parts = parts.max(1);
+        let range = n * part / parts..n * (part + 1) / parts;
+        self.shards
+            .get(range)
+            .unwrap_or_default()
+            .iter()
+            .flat_map(|s| s.iter().map(|(_, k, n)| (k, n)))
+    }
+
     /// The shards, for a diff that walks two versions side by side.
     pub(crate) fn shards(&self) -> &[Arc<Shard>] {
         &self.shards
@@ -176,7 +193,8 @@ impl Shards {
 
     /// Adds a name known to be absent.
     pub(crate) fn insert_new(&mut self, h: u64, name: LowerName, node: Node) -> Option<&mut Node> {
-        if self.len >= 2 * NAMES_PER_SHARD * self.shards.len() && self.shards.len() < MAX_SHARDS {
+        let count = self.shards.len();
+        if self.len >= NAMES_PER_SHARD * count && count < MAX_SHARDS {
             self.resize(self.bits + 1);
         }
         self.len += 1;
@@ -184,9 +202,11 @@ impl Shards {
         Some(&mut shard.insert_unique(h, (h, name, node), rehash).into_mut().2)
     }
 
+    /// Re-spreads the entries over `1 << bits` shards, each sized to take its share of
+    /// twice the current names, so that no shard grows before the next split.
     fn resize(&mut self, bits: u32) {
         let count = 1usize << bits;
-        let per = self.len / count + self.len / (4 * count);
+        let per = (2 * self.len / count).max(NAMES_PER_SHARD) + NAMES_PER_SHARD / 4;
         let mut shards: Vec<Shard> = (0..count).map(|_| HashTable::with_capacity(per)).collect();
         for entry in self.shards.drain(..).flatten() {
             if let Some(s) = shards.get_mut(shard_index(entry.0, bits)) {
