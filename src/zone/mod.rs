@@ -113,6 +113,17 @@ pub struct Zone {
     derived: OnceLock<Arc<dyn Any + Send + Sync>>,
 }
 
+/// A version of more names than this is freed on the reaper thread (see `reap`).
+const REAP_NAMES: usize = 10_000;
+
+impl Drop for Zone {
+    fn drop(&mut self) {
+        if self.nodes.len() > REAP_NAMES {
+            crate::reap::drop_later(std::mem::take(&mut self.nodes));
+        }
+    }
+}
+
 impl Zone {
     /// Builds a version from records. Records of the same name and type are merged into
     /// one RRset; the first TTL seen for an RRset is used for all of its records (the

@@ -51,7 +51,7 @@ fn shard_index(h: u64, bits: u32) -> usize {
     (h.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - bits)) as usize
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct NodeMap {
     shards: Box<[Arc<Shard>]>,
     bits: u32,
