@@ -70,7 +70,7 @@ impl NameInfo {
 
 /// The owner names of the zone's records, each once.
 struct Names<'r> {
-    recs: &'r [ParsedRecord],
+    recs: &'r [&'r ParsedRecord],
     table: HashTable<u32>,
     info: Vec<NameInfo>,
 }
@@ -119,27 +119,62 @@ fn covered(rec: &Record) -> u16 {
     }
 }
 
+/// Whether `name` is at or below the apex given as lower-cased wire bytes.
+fn in_zone(name: &Name, apex_labels: usize, apex_wire: &[u8]) -> bool {
+    WireKey::new(name)
+        .is_some_and(|k| k.labels() >= apex_labels && k.suffix(apex_labels) == apex_wire)
+}
+
+/// Checks the records and returns them as the zone is made of: out-of-zone records
+/// dropped, TTLs within an RRset unified.
 pub fn check(origin: &Name, parsed: Vec<ParsedRecord>, file_label: &str) -> CheckOutput {
+    let Findings {
+        diagnostics,
+        ttl_fixes,
+    } = findings(origin, &parsed, file_label);
+    let origin_key = WireKey::new(origin);
+    let apex_labels = origin_key.as_ref().map_or(0, WireKey::labels);
+    let apex_wire: &[u8] = origin_key.as_ref().map_or(&[0], WireKey::bytes);
+    let mut recs = parsed;
+    recs.retain(|pr| in_zone(&pr.record.name, apex_labels, apex_wire));
+    for (i, ttl) in ttl_fixes {
+        if let Some(r) = recs.get_mut(i) {
+            r.record.ttl = ttl;
+        }
+    }
+    CheckOutput {
+        records: recs.into_iter().map(|r| r.record).collect(),
+        diagnostics,
+    }
+}
+
+/// What [`findings`] reports.
+pub struct Findings {
+    pub diagnostics: Vec<Diagnostic>,
+    /// (position among the in-zone records, the RRset's first TTL) for each record whose
+    /// TTL is set to its RRset's.
+    pub ttl_fixes: Vec<(usize, u32)>,
+}
+
+/// The checks alone, reading the records in place: a loader can build the version from
+/// the same records meanwhile (which takes each RRset's first TTL itself).
+pub fn findings(origin: &Name, parsed: &[ParsedRecord], file_label: &str) -> Findings {
     let origin_l = LowerName::new(origin);
     let origin_key = WireKey::new(origin);
     let apex_labels = origin_key.as_ref().map_or(0, WireKey::labels);
     let apex_wire: &[u8] = origin_key.as_ref().map_or(&[0], WireKey::bytes);
     let mut diags: Vec<(usize, Diagnostic)> = Vec::new();
 
-    // Out-of-zone records go first, in place.
-    let mut recs = parsed;
-    let mut kept = 0usize;
-    recs.retain(|pr| {
-        let inside = WireKey::new(&pr.record.name)
-            .is_some_and(|k| k.labels() >= apex_labels && k.suffix(apex_labels) == apex_wire);
-        if inside {
-            kept += 1;
+    // Out-of-zone records go first; indices below count the records that stay.
+    let mut recs: Vec<&ParsedRecord> = Vec::with_capacity(parsed.len());
+    for pr in parsed {
+        if in_zone(&pr.record.name, apex_labels, apex_wire) {
+            recs.push(pr);
         } else {
             let msg = format!("ignoring out-of-zone data ({})", pr.record.name);
-            diags.push((kept, pr.diagnostic(Severity::Warning, msg)));
+            diags.push((recs.len(), pr.diagnostic(Severity::Warning, msg)));
         }
-        inside
-    });
+    }
 
     // Per name: its RRsets with their first record and TTL.
     let mut ids: Vec<u32> = Vec::with_capacity(recs.len());
@@ -336,15 +371,9 @@ pub fn check(origin: &Name, parsed: Vec<ParsedRecord>, file_label: &str) -> Chec
     }
 
     diags.sort_by_key(|(i, _)| *i);
-    drop(names);
-    for (i, ttl) in ttl_fixes {
-        if let Some(r) = recs.get_mut(i) {
-            r.record.ttl = ttl;
-        }
-    }
-    CheckOutput {
-        records: recs.into_iter().map(|r| r.record).collect(),
+    Findings {
         diagnostics: diags.into_iter().map(|(_, d)| d).collect(),
+        ttl_fixes,
     }
 }
 

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use hickory_proto::rr::{Name, Record};
 use thiserror::Error;
 
-use super::Zone;
+use super::{Zone, ZoneBuilder, ZoneError};
 
 pub use fields::{parse_name, parse_ttl};
 pub use lexer::{Token, lex};
@@ -98,6 +98,28 @@ pub struct ParseOutput {
     pub diagnostics: Vec<Diagnostic>,
     /// Every file read through `$INCLUDE`.
     pub files: Vec<PathBuf>,
+    /// Every file read (the main one first), with a digest of the text parsed.
+    pub sources: Vec<Source>,
+}
+
+/// A file a load read, with the SHA-256 of exactly the text it parsed: a primary that
+/// finds the same digests at start knows its stored version is what the files say.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source {
+    pub path: PathBuf,
+    pub sha256: [u8; 32],
+}
+
+impl Source {
+    pub fn of(path: &Path, text: &str) -> Source {
+        let d = ring::digest::digest(&ring::digest::SHA256, text.as_bytes());
+        let mut sha256 = [0u8; 32];
+        sha256.copy_from_slice(d.as_ref());
+        Source {
+            path: path.to_path_buf(),
+            sha256,
+        }
+    }
 }
 
 /// A zone that loaded, with its warnings and the files it came from (for watching).
@@ -106,6 +128,8 @@ pub struct LoadedZone {
     pub zone: Zone,
     pub warnings: Vec<Diagnostic>,
     pub files: Vec<PathBuf>,
+    /// The files read, with digests (see [`Source`]).
+    pub sources: Vec<Source>,
 }
 
 /// Every error (and warning) of a load that failed.
@@ -127,6 +151,13 @@ impl fmt::Display for LoadErrors {
     }
 }
 
+/// Sizes the record list for a record per line: growing a vector of a million records
+/// by doubling copies it over and over.
+fn reserve_records(p: &mut parser::Parser, text: &str) {
+    let lines = text.bytes().filter(|&b| b == b'\n').count() + 1;
+    p.out.records.reserve(lines);
+}
+
 /// Parses master-file text into records without semantic checks (for `zone set/del` and
 /// the loader itself). `include_dir` resolves relative `$INCLUDE` paths.
 pub fn parse_records(
@@ -136,6 +167,7 @@ pub fn parse_records(
     include_dir: &Path,
 ) -> ParseOutput {
     let mut p = parser::Parser::new();
+    reserve_records(&mut p, text);
     let mut ctx = parser::FileCtx {
         label: file_label.to_string(),
         dir: include_dir.to_path_buf(),
@@ -171,6 +203,8 @@ pub fn load_zone_file_overlay(
     let mut p = parser::Parser::new();
     p.overlay = overlay;
     p.stack.push(canon);
+    p.out.sources.push(Source::of(path, &text));
+    reserve_records(&mut p, &text);
     let mut ctx = parser::FileCtx {
         label: label.clone(),
         dir,
@@ -197,11 +231,40 @@ pub fn load_zone_str(
     )
 }
 
+/// Below this many records a load checks and builds on one thread.
+const PARALLEL_RECORDS: usize = 20_000;
+
 fn finish(out: ParseOutput, origin: &Name, label: &str) -> Result<LoadedZone, LoadErrors> {
-    let checked = super::check::check(origin, out.records, label);
+    let ParseOutput {
+        records,
+        diagnostics,
+        files,
+        sources,
+    } = out;
+    // The checks and the build only read the records, so they run side by side.
+    let run = |spawn: bool| {
+        std::thread::scope(|s| {
+            let builder = spawn
+                .then(|| {
+                    std::thread::Builder::new()
+                        .name("zone-build".into())
+                        .spawn_scoped(s, || build(origin, &records))
+                        .ok()
+                })
+                .flatten();
+            let found = super::check::findings(origin, &records, label);
+            let built = match builder {
+                Some(h) => h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
+                None => build(origin, &records),
+            };
+            (found, built)
+        })
+    };
+    let (found, built) = run(records.len() >= PARALLEL_RECORDS);
+    drop(records);
     let mut errors = Vec::new();
     let mut warnings = Vec::new();
-    for d in out.diagnostics.into_iter().chain(checked.diagnostics) {
+    for d in diagnostics.into_iter().chain(found.diagnostics) {
         match d.severity {
             Severity::Error => errors.push(d),
             Severity::Warning => warnings.push(d),
@@ -210,11 +273,12 @@ fn finish(out: ParseOutput, origin: &Name, label: &str) -> Result<LoadedZone, Lo
     if !errors.is_empty() {
         return Err(LoadErrors { errors, warnings });
     }
-    match Zone::from_records(origin.clone(), checked.records) {
+    match built {
         Ok(zone) => Ok(LoadedZone {
             zone,
             warnings,
-            files: out.files,
+            files,
+            sources,
         }),
         Err(e) => Err(LoadErrors {
             errors: vec![Diagnostic {
@@ -228,6 +292,20 @@ fn finish(out: ParseOutput, origin: &Name, label: &str) -> Result<LoadedZone, Lo
             warnings,
         }),
     }
+}
+
+/// The version the records make. Out-of-zone records are left out (the checks warn about
+/// them), and each RRset takes its first TTL, as the checks unify them.
+#[allow(clippy::result_large_err)]
+fn build(origin: &Name, records: &[ParsedRecord]) -> Result<Zone, ZoneError> {
+    let mut b = ZoneBuilder::with_capacity(origin.clone(), records.len());
+    for r in records {
+        match b.push(r.record.clone()) {
+            Ok(()) | Err(ZoneError::OutOfZone { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    b.finish()
 }
 
 #[cfg(test)]
