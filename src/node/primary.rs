@@ -11,6 +11,7 @@ use std::time::{Duration, SystemTime};
 
 use tokio::sync::mpsc;
 
+use super::sources;
 use super::watch::WatchHandle;
 use super::{Shared, ZoneEvent, ZoneState, notifier::NotifyCommand};
 use crate::config::ZoneConfig;
@@ -19,7 +20,7 @@ use crate::store::{Store, TransferKind, TransferOutcome};
 use crate::zone::Zone;
 use crate::zone::diff::Changeset;
 use crate::zone::edit::{EditOutcome, prepare_edit};
-use crate::zone::load::load_zone_file;
+use crate::zone::load::{Source, load_zone_file};
 
 /// How long file events are gathered before a reload: editors write a file in several
 /// steps (truncate, write, rename), and one reload should see the last one. Once an event
@@ -33,6 +34,8 @@ pub(super) struct Loaded {
     /// The version to publish, when it changed.
     pub zone: Option<Arc<Zone>>,
     pub files: Vec<std::path::PathBuf>,
+    /// What the load read; the current version is what they say (see `sources`).
+    pub sources: Vec<Source>,
     pub message: String,
 }
 
@@ -56,6 +59,7 @@ pub(super) fn load_and_commit(
         tracing::warn!("zone {}: {w}", zc.name);
     }
     let files = loaded.files.clone();
+    let sources = loaded.sources.clone();
     let record =
         |store: &mut Store, serial: u32| record(store, zc, TransferKind::Load, serial, now);
     let Some(current) = current else {
@@ -67,6 +71,7 @@ pub(super) fn load_and_commit(
         return Ok(Loaded {
             zone: Some(Arc::new(loaded.zone)),
             files,
+            sources,
             message: format!("zone {}: loaded serial {serial}", zc.name),
         });
     };
@@ -75,6 +80,7 @@ pub(super) fn load_and_commit(
         Ok(EditOutcome::Unchanged) => Ok(Loaded {
             zone: None,
             files,
+            sources,
             message: format!("zone {}: unchanged (serial {})", zc.name, current.serial()),
         }),
         Ok(EditOutcome::New { zone, changeset }) => {
@@ -89,6 +95,7 @@ pub(super) fn load_and_commit(
                 ),
                 zone: Some(zone),
                 files,
+                sources,
             })
         }
     }
@@ -129,20 +136,37 @@ pub(super) fn publish(shared: &Shared, state: &ZoneState, zone: Arc<Zone>) {
     announce(shared, state);
 }
 
-/// The start-up load: against the stored version if there is one, so that an edit made
-/// while the node was down becomes one journal step. If the file does not load but a
-/// stored version exists, that version is served.
+/// The start-up load. If the files still hold exactly what the stored version was loaded
+/// from, that version is served without parsing them. Otherwise the files are loaded
+/// against the stored version, so that an edit made while the node was down becomes one
+/// journal step; if they do not load but a stored version exists, that one is served.
 pub(super) fn initial_load(
     store: &mut Store,
     zc: &ZoneConfig,
     now: SystemTime,
 ) -> Result<(Arc<Zone>, Vec<std::path::PathBuf>), String> {
-    let stored = store
-        .load_zone(&zc.name)
-        .map_err(|e| format!("zone {}: reading the store: {e}", zc.name))?;
+    let reading = |e: crate::store::StoreError| format!("zone {}: reading the store: {e}", zc.name);
+    let recorded = store
+        .source(&zc.name)
+        .map_err(reading)?
+        .and_then(|blob| sources::decode(&blob));
+    if let (Some(recorded), Some(file)) = (recorded, &zc.file)
+        && sources::unchanged(&recorded, file)
+        && let Some(zone) = store.load_zone(&zc.name).map_err(reading)?
+    {
+        tracing::info!(
+            "zone {}: files unchanged since serial {} was committed; serving it",
+            zc.name,
+            zone.serial()
+        );
+        let files = recorded.into_iter().map(|s| s.path).collect();
+        return Ok((Arc::new(zone), files));
+    }
+    let stored = store.load_zone(&zc.name).map_err(reading)?;
     match load_and_commit(store, zc, stored.as_ref(), now) {
         Ok(l) => {
             tracing::info!("{}", l.message);
+            record_sources(store, zc, &l.sources);
             match (l.zone, stored) {
                 (Some(z), _) => Ok((z, l.files)),
                 (None, Some(s)) => Ok((Arc::new(s), l.files)),
@@ -159,6 +183,14 @@ pub(super) fn initial_load(
             }
             None => Err(e),
         },
+    }
+}
+
+/// Records what the current version was loaded from (after its commit, or after a load
+/// that found nothing to change). Only a faster next start depends on it.
+fn record_sources(store: &mut Store, zc: &ZoneConfig, read: &[Source]) {
+    if let Err(e) = store.set_source(&zc.name, &sources::encode(read)) {
+        tracing::warn!("zone {}: recording its files' digests: {e}", zc.name);
     }
 }
 
@@ -202,7 +234,13 @@ pub(super) async fn reload(
     let current = state.handle.current();
     let now = SystemTime::now();
     let res = shared
-        .with_store(move |store| Ok(load_and_commit(store, &zc, current.as_deref(), now)))
+        .with_store(move |store| {
+            let res = load_and_commit(store, &zc, current.as_deref(), now);
+            if let Ok(l) = &res {
+                record_sources(store, &zc, &l.sources);
+            }
+            Ok(res)
+        })
         .await
         .map_err(|e| e.to_string())?;
     match res {
@@ -291,3 +329,7 @@ pub(super) async fn sighup(shared: Arc<Shared>) {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "primary_tests.rs"]
+mod tests;

@@ -188,6 +188,31 @@ impl Store {
         builder.finish().map(Some).map_err(bad)
     }
 
+    /// Says what the current version was loaded from (a primary's files, in a format of
+    /// the caller's), right after the commit of that load. Every commit clears it, so it
+    /// is only ever present for the version the load produced.
+    pub fn set_source(&mut self, zone: &Name, source: &[u8]) -> Result<(), StoreError> {
+        self.writable()?;
+        self.conn.execute(
+            "UPDATE zones SET source = ?1 WHERE name = ?2",
+            params![source, zone_key(zone)],
+        )?;
+        Ok(())
+    }
+
+    /// What [`Store::set_source`] recorded for the current version, if anything.
+    pub fn source(&self, zone: &Name) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT source FROM zones WHERE name = ?1",
+                [zone_key(zone)],
+                |r| r.get(0),
+            )
+            .optional()?
+            .flatten())
+    }
+
     /// The serial of the last committed version, if any.
     pub fn serial(&self, zone: &Name) -> Result<Option<u32>, StoreError> {
         Ok(self
@@ -246,7 +271,7 @@ impl Store {
         let bytes = write_chunks(&tx, new_gen, &bufs)?;
         tx.execute(
             "UPDATE zones SET gen = ?1, serial = ?2, record_count = ?3, data_bytes = ?4,
-             chunks = ?5 WHERE id = ?6",
+             chunks = ?5, source = NULL WHERE id = ?6",
             params![
                 new_gen,
                 zone.serial(),
@@ -359,7 +384,8 @@ impl Store {
             }
         }
         tx.execute(
-            "UPDATE zones SET serial = ?1, record_count = ?2, data_bytes = ?3 WHERE id = ?4",
+            "UPDATE zones SET serial = ?1, record_count = ?2, data_bytes = ?3, source = NULL
+             WHERE id = ?4",
             params![new.serial(), new.record_count() as i64, bytes, id],
         )?;
         for cs in css {
