@@ -11,18 +11,19 @@ use std::sync::Arc;
 
 use hashbrown::HashTable;
 use hickory_proto::rr::{LowerName, Name};
+use hickory_proto::serialize::binary::BinDecodable;
 
 use super::Node;
 use super::wire_key::{self, WireKey};
 
 /// (hash, name, node): the hash is kept so that a shard grows, and a builder splits
 /// shards, without hashing a name again.
-type Entry = (u64, LowerName, Node);
-type Shard = HashTable<Entry>;
+pub(crate) type Entry = (u64, LowerName, Node);
+pub(crate) type Shard = HashTable<Entry>;
 
 /// Aim for about this many names per shard.
 const NAMES_PER_SHARD: usize = 1024;
-const MAX_SHARDS: usize = 1024;
+pub(crate) const MAX_SHARDS: usize = 1024;
 
 /// Hashed as lower-cased wire bytes (see `wire_key`), so a walk down a query name can
 /// probe with slices of one buffer.
@@ -44,7 +45,7 @@ fn bits_for(len: usize) -> u32 {
 
 /// The shard of a hash. Mixed before taking the top bits: the shard's table uses the same
 /// hash, and entries sharing raw top bits would crowd its control bytes.
-fn shard_index(h: u64, bits: u32) -> usize {
+pub(crate) fn shard_index(h: u64, bits: u32) -> usize {
     if bits == 0 {
         return 0;
     }
@@ -155,9 +156,9 @@ impl NodeMap {
     }
 }
 
-/// The shards of a version being built: not shared yet, and split in two as names arrive
-/// beyond what the size hint promised, so a build of unknown size (an AXFR) never hashes
-/// a name twice either.
+/// The shards of a version being built (see `build`): not shared yet, and filled table by
+/// table; linking adds the empty non-terminals, and [`Shards::into_map`] settles the
+/// shard count.
 pub(crate) struct Shards {
     shards: Vec<Shard>,
     bits: u32,
@@ -165,14 +166,13 @@ pub(crate) struct Shards {
 }
 
 impl Shards {
-    pub(crate) fn with_capacity(names: usize) -> Shards {
-        let bits = bits_for(names);
-        let count = 1usize << bits;
-        let per = names / count + names / (4 * count);
+    /// Shards built elsewhere: `tables[i]` must hold exactly the names of shard `i` of
+    /// `1 << bits`.
+    pub(crate) fn from_tables(tables: Vec<Shard>, bits: u32) -> Shards {
         Shards {
-            shards: (0..count).map(|_| HashTable::with_capacity(per)).collect(),
+            len: tables.iter().map(HashTable::len).sum(),
+            shards: tables,
             bits,
-            len: 0,
         }
     }
 
@@ -193,20 +193,15 @@ impl Shards {
 
     /// Adds a name known to be absent.
     pub(crate) fn insert_new(&mut self, h: u64, name: LowerName, node: Node) -> Option<&mut Node> {
-        let count = self.shards.len();
-        if self.len >= NAMES_PER_SHARD * count && count < MAX_SHARDS {
-            self.resize(self.bits + 1);
-        }
         self.len += 1;
         let shard = self.shards.get_mut(shard_index(h, self.bits))?;
         Some(&mut shard.insert_unique(h, (h, name, node), rehash).into_mut().2)
     }
 
-    /// Re-spreads the entries over `1 << bits` shards, each sized to take its share of
-    /// twice the current names, so that no shard grows before the next split.
+    /// Re-spreads the entries over `1 << bits` shards.
     fn resize(&mut self, bits: u32) {
         let count = 1usize << bits;
-        let per = (2 * self.len / count).max(NAMES_PER_SHARD) + NAMES_PER_SHARD / 4;
+        let per = self.len / count + self.len / (4 * count);
         let mut shards: Vec<Shard> = (0..count).map(|_| HashTable::with_capacity(per)).collect();
         for entry in self.shards.drain(..).flatten() {
             if let Some(s) = shards.get_mut(shard_index(entry.0, bits)) {
@@ -280,27 +275,26 @@ impl NodeTable for NodeMap {
     }
 }
 
-/// Links a new node (`key`, the lower-cased wire form of `name`) into the tree: bumps its
-/// parent's child count, creating empty non-terminals up to the first existing ancestor
-/// (whose own ancestors are linked already). Whole-zone builds and `apply` both go
-/// through here, so a version reached by IXFR counts children exactly as one built from
-/// scratch. Ancestors are probed as suffixes of `key`, so walking up builds no names
-/// unless one has to be created.
-pub(crate) fn link_to_parent(
-    nodes: &mut impl NodeTable,
-    key: &WireKey,
-    name: &Name,
-    apex_labels: usize,
-) {
+/// Links a new node (`key`, its lower-cased wire form) into the tree: bumps its parent's
+/// child count, creating empty non-terminals up to the first existing ancestor (whose own
+/// ancestors are linked already). Whole-zone builds and `apply` both go through here, so
+/// a version reached by IXFR counts children exactly as one built from scratch. Ancestors
+/// are probed as suffixes of `key`, so walking up builds no names unless one has to be
+/// created.
+pub(crate) fn link_to_parent(nodes: &mut impl NodeTable, key: &WireKey, apex_labels: usize) {
     let mut labels = key.labels();
     while labels > apex_labels {
         labels -= 1;
-        if let Some(p) = nodes.node_mut_wire(key.suffix(labels)) {
+        let parent = key.suffix(labels);
+        if let Some(p) = nodes.node_mut_wire(parent) {
             p.children += 1;
             return;
         }
+        let Ok(name) = Name::from_bytes(parent) else {
+            return;
+        };
         nodes.put(
-            LowerName::new(&name.trim_to(labels)),
+            LowerName::new(&name),
             Node {
                 rrsets: Default::default(),
                 children: 1,

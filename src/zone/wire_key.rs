@@ -63,6 +63,34 @@ impl WireKey {
         Some(k)
     }
 
+    /// The name at the start of `wire`, uncompressed wire form already lower-cased (as
+    /// [`WireKey::bytes`] gives it); `None` if `wire` does not start with a whole name.
+    pub fn from_wire(wire: &[u8]) -> Option<WireKey> {
+        let mut k = WireKey {
+            buf: [0; 256],
+            len: 0,
+            starts: [0; 128],
+            labels: 0,
+        };
+        let mut at = 0usize;
+        loop {
+            let len = usize::from(*wire.get(at)?);
+            if len == 0 {
+                break;
+            }
+            let end = at + 1 + len;
+            if end >= 255 || usize::from(k.labels) >= 127 || len > 63 {
+                return None;
+            }
+            *k.starts.get_mut(usize::from(k.labels))? = at as u8;
+            k.labels += 1;
+            at = end;
+        }
+        k.buf.get_mut(..=at)?.copy_from_slice(wire.get(..=at)?);
+        k.len = (at + 1) as u8;
+        Some(k)
+    }
+
     /// The whole name.
     pub fn bytes(&self) -> &[u8] {
         &self.buf[..usize::from(self.len)]
@@ -141,6 +169,21 @@ mod tests {
         let root = WireKey::new(&Name::root()).unwrap();
         assert_eq!((root.bytes(), root.labels()), (&b"\x00"[..], 0));
         assert!(eq_name(&Name::root(), root.bytes()));
+    }
+
+    #[test]
+    fn from_wire_reads_one_name() {
+        let n = Name::from_str("a.Bc.d.").unwrap();
+        let k = WireKey::new(&n).unwrap();
+        let mut two = k.bytes().to_vec();
+        two.extend_from_slice(b"\x01x\x00");
+        let back = WireKey::from_wire(&two).unwrap();
+        assert_eq!(back.bytes(), k.bytes());
+        assert_eq!(back.labels(), 3);
+        assert_eq!(back.suffix(1), b"\x01d\x00");
+        assert!(WireKey::from_wire(&two[..3]).is_none());
+        assert!(WireKey::from_wire(&[]).is_none());
+        assert_eq!(WireKey::from_wire(&[0]).unwrap().labels(), 0);
     }
 
     #[test]

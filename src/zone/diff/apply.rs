@@ -146,7 +146,7 @@ pub fn apply(zone: &Zone, cs: &Changeset) -> Result<Zone, DiffError> {
     let apex_labels = usize::from(zone.origin_lower.num_labels());
     for name in created {
         if let Some(key) = WireKey::new(&name) {
-            link_to_parent(&mut nodes, &key, &name, apex_labels);
+            link_to_parent(&mut nodes, &key, apex_labels);
         }
     }
     if !emptied.is_empty() {
