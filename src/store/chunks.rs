@@ -17,7 +17,7 @@
 use hickory_proto::rr::{Record, RecordType};
 
 use super::StoreError;
-use super::codec::{decode_rdata, emit_uncompressed, encode_rdata, name_from_wire, write_name};
+use super::codec::{decode_rdata, encode_rdata, name_from_wire, rdata_wire, write_name};
 use crate::zone::RRset;
 
 /// A full commit sizes its chunks to about this many RRsets each.
@@ -110,7 +110,7 @@ impl Default for Prepared {
 impl Prepared {
     pub fn push(&mut self, rec: &Record) -> Result<(), StoreError> {
         let rtype = u16::from(rec.record_type());
-        emit_uncompressed(&rec.data, &mut self.scratch.item)?;
+        rdata_wire(&rec.data, &mut self.scratch.item)?;
         let rd = &self.scratch.item;
         let len = u16::try_from(rd.len())
             .map_err(|_| StoreError::Encode(format!("RDATA of {} is over 64 KiB", rec.name)))?;

@@ -359,10 +359,10 @@ impl XfrConsumer {
         if !in_zone(&rec.name, &self.zone) {
             return Err(XfrError::OutOfZone(rec.name));
         }
-        let serial = if rec.name == self.zone {
-            soa_serial(&rec)
-        } else {
-            None
+        // The type first: comparing names costs more, and most records are not SOAs.
+        let serial = match soa_serial(&rec) {
+            Some(s) if rec.name == self.zone => Some(s),
+            _ => None,
         };
         match self.state {
             State::Start => {
