@@ -29,7 +29,7 @@ pub(super) enum Received {
     },
     /// A whole zone (AXFR, or an AXFR-style answer to IXFR), with its store commit
     /// prepared from the same records.
-    Full(BuildThread, Prepared),
+    Full(BuildThread, Box<Prepared>),
     Incremental {
         changesets: Vec<Changeset>,
     },
@@ -64,7 +64,7 @@ fn drain(
         }),
     };
     for rec in &batch {
-        f.prepared.push(rec).map_err(|e| e.to_string())?;
+        f.prepared.push(rec);
     }
     f.build.push(batch);
     Ok(())
@@ -257,7 +257,7 @@ pub(super) async fn transfer(
             drain(&mut consumer, &mut full, zone, hint, records)
                 .map_err(|e| fail(format!("building the zone: {e}"), false))?;
             match full {
-                Some(f) => Received::Full(f.build, f.prepared),
+                Some(f) => Received::Full(f.build, Box::new(f.prepared)),
                 None => return Err(fail("a transfer without records".into(), false)),
             }
         }

@@ -16,11 +16,11 @@ use super::watch::WatchHandle;
 use super::{Shared, ZoneEvent, ZoneState, notifier::NotifyCommand};
 use crate::config::ZoneConfig;
 use crate::notify::notify_targets;
-use crate::store::{Store, TransferKind, TransferOutcome};
+use crate::store::{Prepared, Store, TransferKind, TransferOutcome};
 use crate::zone::Zone;
 use crate::zone::diff::Changeset;
 use crate::zone::edit::{EditOutcome, prepare_edit};
-use crate::zone::load::{Source, load_zone_file};
+use crate::zone::load::{Source, load_zone_file, load_zone_file_each};
 
 /// How long file events are gathered before a reload: editors write a file in several
 /// steps (truncate, write, rename), and one reload should see the last one. Once an event
@@ -54,7 +54,14 @@ pub(super) fn load_and_commit(
     let Some(file) = &zc.file else {
         return Err(format!("zone {}: no file to load", zc.name));
     };
-    let loaded = load_zone_file(file, &zc.name).map_err(|e| load_error(zc, &e))?;
+    // Without a current version the whole zone is committed: its store chunks are
+    // encoded while it is built.
+    let mut prepared = current.is_none().then(Prepared::default);
+    let loaded = match prepared.as_mut() {
+        Some(p) => load_zone_file_each(file, &zc.name, &mut |r| p.push(r)),
+        None => load_zone_file(file, &zc.name),
+    }
+    .map_err(|e| load_error(zc, &e))?;
     for w in &loaded.warnings {
         tracing::warn!("zone {}: {w}", zc.name);
     }
@@ -63,9 +70,11 @@ pub(super) fn load_and_commit(
     let record =
         |store: &mut Store, serial: u32| record(store, zc, TransferKind::Load, serial, now);
     let Some(current) = current else {
-        store
-            .commit_full(&loaded.zone)
-            .map_err(|e| format!("zone {}: committing: {e}", zc.name))?;
+        match prepared {
+            Some(p) => store.commit_full_prepared(&loaded.zone, p),
+            None => store.commit_full(&loaded.zone),
+        }
+        .map_err(|e| format!("zone {}: committing: {e}", zc.name))?;
         let serial = loaded.zone.serial();
         record(store, serial);
         return Ok(Loaded {

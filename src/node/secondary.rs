@@ -79,7 +79,7 @@ fn commit(
                     .commit_changeset(&cs, &zone)
                     .map_err(|e| e.to_string())?,
                 None => store
-                    .commit_full_prepared(&zone, prepared)
+                    .commit_full_prepared(&zone, *prepared)
                     .map_err(|e| e.to_string())?,
             }
             tracing::debug!(

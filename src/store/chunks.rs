@@ -86,6 +86,8 @@ pub(super) fn push_set(
 /// was built from the records: first TTL, duplicates dropped.
 pub struct Prepared {
     buckets: Vec<Vec<u8>>,
+    /// The first record that could not be encoded; the commit then fails with it.
+    failed: Option<StoreError>,
     scratch: Scratch,
     /// The last entry written: its bucket, where its length field is, and its type.
     last: Option<(usize, usize, u16)>,
@@ -100,6 +102,7 @@ impl Default for Prepared {
     fn default() -> Self {
         Prepared {
             buckets: vec![Vec::new(); BUCKETS as usize],
+            failed: None,
             scratch: Scratch::default(),
             last: None,
             last_name: Vec::new(),
@@ -108,7 +111,16 @@ impl Default for Prepared {
 }
 
 impl Prepared {
-    pub fn push(&mut self, rec: &Record) -> Result<(), StoreError> {
+    /// Adds a record. A record that cannot be encoded makes the commit fail.
+    pub fn push(&mut self, rec: &Record) {
+        if self.failed.is_none()
+            && let Err(e) = self.encode(rec)
+        {
+            self.failed = Some(e);
+        }
+    }
+
+    fn encode(&mut self, rec: &Record) -> Result<(), StoreError> {
         let rtype = u16::from(rec.record_type());
         rdata_wire(&rec.data, &mut self.scratch.item)?;
         let rd = &self.scratch.item;
@@ -146,6 +158,9 @@ impl Prepared {
 
     /// The entries as `count` chunks (a power of two).
     pub(super) fn into_chunks(self, count: u32) -> Result<Vec<Vec<u8>>, StoreError> {
+        if let Some(e) = self.failed {
+            return Err(e);
+        }
         let mut chunks: Vec<Vec<u8>> = vec![Vec::new(); count as usize];
         if count <= BUCKETS && BUCKETS.is_multiple_of(count.max(1)) {
             for (b, bucket) in self.buckets.into_iter().enumerate() {

@@ -183,12 +183,36 @@ pub fn load_zone_file(path: &Path, origin: &Name) -> Result<LoadedZone, LoadErro
     load_zone_file_overlay(path, origin, HashMap::new())
 }
 
+/// A record of the version being built, handed over while it is at hand (see
+/// [`load_zone_file_each`]).
+pub type EachRecord<'a> = &'a mut (dyn FnMut(&Record) + Send);
+
+/// [`load_zone_file`], handing every record that goes into the version to `each`, in file
+/// order, on the thread that builds the version: a caller that stores the version can
+/// encode it meanwhile instead of walking the finished version again.
+pub fn load_zone_file_each(
+    path: &Path,
+    origin: &Name,
+    each: EachRecord<'_>,
+) -> Result<LoadedZone, LoadErrors> {
+    load_file(path, origin, HashMap::new(), each)
+}
+
 /// Loads and checks a zone file as if the files named in `overlay` (by canonical path)
 /// had the given text: how an edit is validated before it is written.
 pub fn load_zone_file_overlay(
     path: &Path,
     origin: &Name,
     overlay: HashMap<PathBuf, String>,
+) -> Result<LoadedZone, LoadErrors> {
+    load_file(path, origin, overlay, &mut |_| {})
+}
+
+fn load_file(
+    path: &Path,
+    origin: &Name,
+    overlay: HashMap<PathBuf, String>,
+    each: EachRecord<'_>,
 ) -> Result<LoadedZone, LoadErrors> {
     let label = path.display().to_string();
     let canon = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
@@ -214,7 +238,7 @@ pub fn load_zone_file_overlay(
     p.parse_text(&text, &mut ctx);
     let mut out = p.out;
     out.files.insert(0, path.to_path_buf());
-    finish(out, origin, &label)
+    finish(out, origin, &label, each)
 }
 
 /// Loads and checks zone text; `file_label` names it in diagnostics.
@@ -228,13 +252,19 @@ pub fn load_zone_str(
         parse_records(text, origin, file_label, include_dir),
         origin,
         file_label,
+        &mut |_| {},
     )
 }
 
 /// Below this many records a load checks and builds on one thread.
 const PARALLEL_RECORDS: usize = 20_000;
 
-fn finish(out: ParseOutput, origin: &Name, label: &str) -> Result<LoadedZone, LoadErrors> {
+fn finish(
+    out: ParseOutput,
+    origin: &Name,
+    label: &str,
+    each: EachRecord<'_>,
+) -> Result<LoadedZone, LoadErrors> {
     let ParseOutput {
         records,
         diagnostics,
@@ -242,25 +272,27 @@ fn finish(out: ParseOutput, origin: &Name, label: &str) -> Result<LoadedZone, Lo
         sources,
     } = out;
     // The checks and the build only read the records, so they run side by side.
-    let run = |spawn: bool| {
+    let (found, built) = if records.len() >= PARALLEL_RECORDS {
         std::thread::scope(|s| {
-            let builder = spawn
-                .then(|| {
-                    std::thread::Builder::new()
-                        .name("zone-build".into())
-                        .spawn_scoped(s, || build(origin, &records))
-                        .ok()
-                })
-                .flatten();
+            let builder = std::thread::Builder::new()
+                .name("zone-build".into())
+                .spawn_scoped(s, || build(origin, &records, each));
             let found = super::check::findings(origin, &records, label);
             let built = match builder {
-                Some(h) => h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
-                None => build(origin, &records),
+                Ok(h) => h
+                    .join()
+                    .unwrap_or_else(|p| std::panic::resume_unwind(p))
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(format!("cannot start a thread to build the zone: {e}")),
             };
             (found, built)
         })
+    } else {
+        (
+            super::check::findings(origin, &records, label),
+            build(origin, &records, each).map_err(|e| e.to_string()),
+        )
     };
-    let (found, built) = run(records.len() >= PARALLEL_RECORDS);
     drop(records);
     let mut errors = Vec::new();
     let mut warnings = Vec::new();
@@ -286,7 +318,7 @@ fn finish(out: ParseOutput, origin: &Name, label: &str) -> Result<LoadedZone, Lo
                 line: 0,
                 column: 0,
                 text: String::new(),
-                message: e.to_string(),
+                message: e,
                 severity: Severity::Error,
             }],
             warnings,
@@ -297,11 +329,12 @@ fn finish(out: ParseOutput, origin: &Name, label: &str) -> Result<LoadedZone, Lo
 /// The version the records make. Out-of-zone records are left out (the checks warn about
 /// them), and each RRset takes its first TTL, as the checks unify them.
 #[allow(clippy::result_large_err)]
-fn build(origin: &Name, records: &[ParsedRecord]) -> Result<Zone, ZoneError> {
+fn build(origin: &Name, records: &[ParsedRecord], each: EachRecord<'_>) -> Result<Zone, ZoneError> {
     let mut b = ZoneBuilder::with_capacity(origin.clone(), records.len());
     for r in records {
         match b.push(r.record.clone()) {
-            Ok(()) | Err(ZoneError::OutOfZone { .. }) => {}
+            Ok(()) => each(&r.record),
+            Err(ZoneError::OutOfZone { .. }) => {}
             Err(e) => return Err(e),
         }
     }
