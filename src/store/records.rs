@@ -150,6 +150,27 @@ fn encode_part(
     Ok(bufs)
 }
 
+/// The RRsets of some chunks, into a builder of their own.
+fn decode_chunks(
+    origin: Name,
+    records: usize,
+    blobs: &[Vec<u8>],
+) -> Result<ZoneBuilder, StoreError> {
+    let key = zone_key(&origin);
+    let mut builder = ZoneBuilder::with_capacity(origin, records);
+    for blob in blobs {
+        for entry in chunks::entries(blob) {
+            builder
+                .push_rrset(entry?.decode()?)
+                .map_err(|source| StoreError::BadZone {
+                    zone: key.clone(),
+                    source: Box::new(source),
+                })?;
+        }
+    }
+    Ok(builder)
+}
+
 impl Store {
     /// The last committed version of a zone, or `None` if none was ever committed. This is
     /// what a node serves at start, before (or without) any transfer.
@@ -171,19 +192,35 @@ impl Store {
             zone: key.clone(),
             source: Box::new(source),
         };
-        let mut builder = ZoneBuilder::with_capacity(origin, usize::try_from(records).unwrap_or(0));
+        let records = usize::try_from(records).unwrap_or(0);
         let mut stmt = self
             .conn
             .prepare_cached("SELECT data FROM chunks WHERE gen = ?1")?;
-        let mut rows = stmt.query([generation])?;
-        while let Some(row) = rows.next()? {
-            let blob = row
-                .get_ref(0)?
-                .as_blob()
-                .map_err(|e| StoreError::Corrupt(format!("chunk: {e}")))?;
-            for entry in chunks::entries(blob) {
-                builder.push_rrset(entry?.decode()?).map_err(bad)?;
-            }
+        let blobs: Vec<Vec<u8>> = stmt
+            .query_map([generation], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        // Decoding is most of a load: a large version's chunks are decoded by several
+        // threads, each into a builder of its own, and the builders are merged. A name's
+        // RRsets are all in one chunk, so each is built in stored order either way.
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+        let threads = if records < 100_000 { 1 } else { threads };
+        let per = blobs.len().div_ceil(threads.max(1)).max(1);
+        let parts: Vec<Result<ZoneBuilder, StoreError>> = std::thread::scope(|s| {
+            let handles: Vec<_> = blobs
+                .chunks(per)
+                .map(|part| {
+                    let origin = origin.clone();
+                    s.spawn(move || decode_chunks(origin, records / threads, part))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect()
+        });
+        let mut builder = ZoneBuilder::with_capacity(origin, 0);
+        for part in parts {
+            builder.absorb(part?);
         }
         builder.finish().map(Some).map_err(bad)
     }

@@ -143,6 +143,28 @@ impl ZoneBuilder {
         self.queue(set)
     }
 
+    /// Takes over what another builder of the same zone collected (threads that each
+    /// decode a part of a version). Its records count as pushed after this one's.
+    pub fn absorb(&mut self, other: ZoneBuilder) {
+        for (mine, theirs) in self.buckets.iter_mut().zip(other.buckets) {
+            let base = mine.wire.len() as u32;
+            mine.wire.extend_from_slice(&theirs.wire);
+            if mine.items.is_empty() {
+                mine.items = theirs.items;
+                if base > 0 {
+                    mine.items.iter_mut().for_each(|item| item.1 += base);
+                }
+            } else {
+                let moved = theirs
+                    .items
+                    .into_iter()
+                    .map(|(h, at, set)| (h, at + base, set));
+                mine.items.extend(moved);
+            }
+        }
+        self.pushed += other.pushed;
+    }
+
     /// Builds the shards, links the names, checks the apex (one SOA) and returns the
     /// version.
     #[allow(clippy::result_large_err)]
@@ -435,6 +457,27 @@ mod tests {
             .unwrap();
         assert_eq!((set.ttl, set.rdata.len()), (60, 2));
         assert_eq!(z.nodes().count(), n_hosts as usize + 1 + 1 + 7);
+    }
+
+    #[test]
+    fn absorbed_builders_build_what_one_builder_does() {
+        let mut recs = vec![soa(4)];
+        recs.extend((0..300u32).map(|i| a(&format!("h{i}.x{}.example.test.", i % 3), 60, i as u8)));
+        recs.push(a("h1.x1.example.test.", 60, 200));
+        let whole = Zone::from_records(n("example.test."), recs.clone()).unwrap();
+        let mut parts = Vec::new();
+        for part in recs.chunks(70) {
+            let mut b = ZoneBuilder::new(n("example.test."));
+            for r in part {
+                b.push(r.clone()).unwrap();
+            }
+            parts.push(b);
+        }
+        let mut merged = ZoneBuilder::new(n("example.test."));
+        for p in parts {
+            merged.absorb(p);
+        }
+        assert_eq!(shape(&merged.finish().unwrap()), shape(&whole));
     }
 
     #[test]
