@@ -9,14 +9,14 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use hickory_proto::op::Message;
 use hickory_proto::rr::Name;
 use zonecast::store::Store;
-use zonecast::xfr::acl::Acl;
-use zonecast::xfr::client::{self, Progress, XfrConsumer, XfrOutcome};
-use zonecast::xfr::server::{self, Transport, XfrOptions};
+use zonecast::xfr::client::{Progress, XfrConsumer, XfrOutcome};
 use zonecast::zone::Zone;
 use zonecast::zone::load::{load_zone_file, parse_records};
+
+#[path = "common/axfr.rs"]
+mod axfr;
 
 /// This thread's CPU time in seconds: the machine is shared, so wall time alone misleads.
 fn cpu() -> f64 {
@@ -87,22 +87,8 @@ fn main() {
     lap("store load_zone", t);
     assert_eq!(back.record_count(), zone.record_count());
 
-    let acl = Acl::parse(&["127.0.0.1"]).expect("acl");
-    let src = "127.0.0.1".parse().expect("ip");
-    let req =
-        Message::from_vec(&client::axfr_request(&origin, 1).to_vec().expect("enc")).expect("dec");
     let t = (Instant::now(), cpu());
-    let msgs: Vec<Vec<u8>> = server::respond(
-        &req,
-        src,
-        &acl,
-        Some(zone.clone()),
-        Transport::Tcp,
-        |_| None,
-        XfrOptions::default(),
-    )
-    .map(|m| m.expect("message"))
-    .collect();
+    let msgs = axfr::messages(&zone);
     lap("AXFR encode", t);
     let t = (Instant::now(), cpu());
     let mut c = XfrConsumer::axfr(origin.clone(), 1);
