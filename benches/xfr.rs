@@ -17,6 +17,9 @@ use zonecast::xfr::server::{self, Transport, XfrOptions};
 use zonecast::zone::Zone;
 use zonecast::zone::diff::Changeset;
 
+#[path = "common/axfr.rs"]
+mod axfr;
+
 fn n(s: &str) -> Name {
     Name::from_str(s).expect("static name")
 }
@@ -69,22 +72,11 @@ fn main() {
     let src = "127.0.0.1".parse().expect("ip");
     let wire = |m: Message| Message::from_vec(&m.to_vec().expect("encode")).expect("decode");
 
-    let req = wire(client::axfr_request(&n("example.test."), 1));
     let (mut enc, mut dec) = (Vec::new(), Vec::new());
     let (mut msgs_n, mut bytes) = (0, 0);
     for _ in 0..3 {
         let t = Instant::now();
-        let msgs: Vec<Vec<u8>> = server::respond(
-            &req,
-            src,
-            &acl,
-            Some(zone.clone()),
-            Transport::Tcp,
-            |_| None,
-            XfrOptions::default(),
-        )
-        .map(|m| m.expect("message"))
-        .collect();
+        let msgs = axfr::messages(&zone);
         enc.push(t.elapsed());
         msgs_n = msgs.len();
         bytes = msgs.iter().map(Vec::len).sum::<usize>();

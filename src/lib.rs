@@ -12,6 +12,7 @@ pub mod control;
 pub mod engine;
 pub mod node;
 pub mod notify;
+pub mod reap;
 pub mod resolver;
 pub mod secondary;
 pub mod serial;

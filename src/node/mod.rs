@@ -20,6 +20,7 @@ mod net;
 mod notifier;
 mod primary;
 mod secondary;
+mod sources;
 mod status;
 mod update;
 mod watch;

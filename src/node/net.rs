@@ -12,11 +12,63 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream, UdpSocket};
 use tokio::time::timeout;
 
+use crate::store::Prepared;
 use crate::tsig::{ResponseVerifier, TsigFailure, TsigKey, sign_request};
 use crate::xfr::client::{
     Progress, SoaAnswer, XfrConsumer, XfrError, XfrOutcome, axfr_request, ixfr_request,
     parse_soa_answer, soa_query,
 };
+use crate::zone::BuildThread;
+use crate::zone::diff::Changeset;
+
+/// A transfer as received, its records already being built into a version.
+pub(super) enum Received {
+    /// An IXFR answered with our serial or an older one: nothing to do.
+    UpToDate {
+        serial: u32,
+    },
+    /// A whole zone (AXFR, or an AXFR-style answer to IXFR), with its store commit
+    /// prepared from the same records.
+    Full(BuildThread, Box<Prepared>),
+    Incremental {
+        changesets: Vec<Changeset>,
+    },
+}
+
+/// A whole zone arriving: the version built on its own thread, the store's chunks encoded
+/// here as each batch passes.
+struct FullZone {
+    build: BuildThread,
+    prepared: Prepared,
+}
+
+/// Hands the records a transfer brought so far to the build thread (starting it with the
+/// first batch) after encoding them for the store.
+fn drain(
+    consumer: &mut XfrConsumer,
+    full: &mut Option<FullZone>,
+    zone: &Name,
+    hint: usize,
+    batch: Vec<Record>,
+) -> Result<(), String> {
+    let mut batch = batch;
+    batch.append(&mut consumer.take_records());
+    if batch.is_empty() {
+        return Ok(());
+    }
+    let f = match full {
+        Some(f) => f,
+        None => full.insert(FullZone {
+            build: BuildThread::spawn(zone.clone(), hint).map_err(|e| e.to_string())?,
+            prepared: Prepared::default(),
+        }),
+    };
+    for rec in &batch {
+        f.prepared.push(rec);
+    }
+    f.build.push(batch);
+    Ok(())
+}
 
 /// How long one read (or connect) may take before the peer counts as gone.
 pub const READ_TIMEOUT: Duration = Duration::from_secs(5);
@@ -173,13 +225,15 @@ pub struct TransferFailure {
 
 /// Runs one AXFR (`our_soa` None) or IXFR over TCP; returns the outcome and the
 /// primary's EDNS EXPIRE.
-pub async fn transfer(
+/// `hint` is how many records the zone had, to size the version being built.
+pub(super) async fn transfer(
     zone: &Name,
     peer: SocketAddr,
     source: Option<IpAddr>,
     key: Option<&TsigKey>,
     our_soa: Option<Record>,
-) -> Result<(XfrOutcome, Option<u32>), TransferFailure> {
+    hint: usize,
+) -> Result<(Received, Option<u32>), TransferFailure> {
     let fail = |message: String, fallback_to_axfr: bool| TransferFailure {
         message,
         fallback_to_axfr,
@@ -206,13 +260,14 @@ pub async fn transfer(
     write_message(&mut stream, &wire)
         .await
         .map_err(|e| fail(format!("sending to {peer}: {e}"), false))?;
-    loop {
+    let mut full: Option<FullZone> = None;
+    let (out, expire) = loop {
         let bytes = match read_message(&mut stream).await {
             Ok(b) => b,
             Err(e) => {
                 let msg = if e.kind() == io::ErrorKind::UnexpectedEof {
                     match consumer.end_of_stream() {
-                        Ok(out) => return Ok((out, consumer.expire())),
+                        Ok(out) => break (out, consumer.expire()),
                         Err(x) => return Err(fail(x.to_string(), x.fallback_to_axfr())),
                     }
                 } else {
@@ -223,81 +278,31 @@ pub async fn transfer(
         };
         match consumer.feed(&bytes) {
             Ok(Progress::More) => {}
-            Ok(Progress::Done(out)) => return Ok((out, consumer.expire())),
+            Ok(Progress::Done(out)) => break (out, consumer.expire()),
             Err(e) => return Err(fail(format!("from {peer}: {e}"), e.fallback_to_axfr())),
         }
-    }
+        drain(&mut consumer, &mut full, zone, hint, Vec::new())
+            .map_err(|e| fail(format!("building the zone: {e}"), false))?;
+    };
+    let received = match out {
+        XfrOutcome::UpToDate { serial } => Received::UpToDate { serial },
+        XfrOutcome::Incremental { changesets, .. } => Received::Incremental { changesets },
+        XfrOutcome::Full { records, .. } => {
+            drain(&mut consumer, &mut full, zone, hint, records)
+                .map_err(|e| fail(format!("building the zone: {e}"), false))?;
+            match full {
+                Some(f) => Received::Full(f.build, Box::new(f.prepared)),
+                None => return Err(fail("a transfer without records".into(), false)),
+            }
+        }
+    };
+    Ok((received, expire))
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use hickory_proto::op::{MessageType, OpCode};
-    use hickory_proto::rr::rdata::SOA;
-    use hickory_proto::rr::{RData, Record};
+#[path = "net_tests.rs"]
+mod tests;
 
-    fn key(secret: &str) -> TsigKey {
-        TsigKey::new("xfr-key", "hmac-sha256", secret).unwrap()
-    }
-
-    const GOOD: &str = "HBTIcN60WFRgfrtyKSz1IV6f4uewPe77pgSH/EQ3bRk=";
-    const OTHER: &str = "c2VjcmV0LXRoYXQtaXMtbm90LXRoZS1yaWdodC1vbmU=";
-
-    /// A primary on a loopback UDP socket that answers one SOA query several times: once
-    /// per entry, with that serial, signed with that key or unsigned.
-    async fn primary(answers: Vec<(u32, Option<TsigKey>)>) -> SocketAddr {
-        let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-        let addr = sock.local_addr().unwrap();
-        tokio::spawn(async move {
-            let mut buf = vec![0u8; 4096];
-            let (n, from) = sock.recv_from(&mut buf).await.unwrap();
-            let (req_mac, q) = {
-                let req = Message::from_vec(&buf[..n]).unwrap();
-                let mac = req.signature.as_ref().map(|s| s.data.mac.clone());
-                (mac, req)
-            };
-            for (serial, signer) in answers {
-                let mut r = Message::new(q.id, MessageType::Response, OpCode::Query);
-                r.metadata.authoritative = true;
-                r.queries = q.queries.clone();
-                let zone = q.queries[0].name().clone();
-                let soa = SOA::new(zone.clone(), zone.clone(), serial, 3600, 600, 86400, 300);
-                r.answers
-                    .push(Record::from_rdata(zone, 300, RData::SOA(soa)));
-                let mut wire = r.to_vec().unwrap();
-                if let (Some(k), Some(mac)) = (signer, req_mac.clone()) {
-                    let mut signer = crate::tsig::ResponseSigner::new(k, mac);
-                    signer.sign(&mut wire, unix_now()).unwrap();
-                }
-                sock.send_to(&wire, from).await.unwrap();
-            }
-        });
-        addr
-    }
-
-    fn zone() -> Name {
-        Name::from_ascii("prop.test.").unwrap()
-    }
-
-    #[tokio::test]
-    async fn a_signed_query_takes_only_a_correctly_signed_answer() {
-        // Unsigned and wrongly signed answers arrive first; the genuine one still counts.
-        let p = primary(vec![(9, None), (8, Some(key(OTHER))), (7, Some(key(GOOD)))]).await;
-        let a = query_soa(&zone(), p, None, Some(&key(GOOD))).await.unwrap();
-        assert_eq!(a.serial, 7);
-
-        // Only an unsigned answer: refused, and the reason says why.
-        let p = primary(vec![(7, None)]).await;
-        let e = query_soa(&zone(), p, None, Some(&key(GOOD)))
-            .await
-            .unwrap_err();
-        assert!(
-            e.contains("answer rejected: TSIG: message is not signed"),
-            "{e}"
-        );
-
-        // Without a key, an unsigned answer is what is expected.
-        let p = primary(vec![(7, None)]).await;
-        assert_eq!(query_soa(&zone(), p, None, None).await.unwrap().serial, 7);
-    }
-}
+#[cfg(test)]
+#[path = "net_tsig_tests.rs"]
+mod tsig_tests;

@@ -14,15 +14,17 @@ use std::time::{Duration, Instant, SystemTime};
 use hickory_proto::rr::{LowerName, Name};
 use tokio::sync::mpsc;
 
+use super::sources;
 use super::watch::WatchHandle;
 use super::{Shared, ZoneEvent, ZoneState, notifier::NotifyCommand};
 use crate::config::ZoneConfig;
 use crate::notify::notify_targets;
-use crate::store::{Store, TransferKind, TransferOutcome};
+use crate::store::{Prepared, Store, TransferKind, TransferOutcome};
 use crate::zone::Zone;
 use crate::zone::diff::{Changeset, apply};
 use crate::zone::edit::{EditError, EditOutcome, finish_edit, prepare_edit};
-use crate::zone::load::window::load_zone_file_keeping;
+use crate::zone::load::Source;
+use crate::zone::load::window::{load_zone_file_keeping, load_zone_file_keeping_each};
 use crate::zone::reload::{Fallback, Snapshot};
 
 /// How long file events are gathered before a reload: editors write a file in several
@@ -37,6 +39,10 @@ pub(super) struct Loaded {
     /// The version to publish, when it changed.
     pub zone: Option<Arc<Zone>>,
     pub files: Vec<PathBuf>,
+    /// What the load read; the current version is what they say (see `sources`). Empty
+    /// after an incremental reload, which does not digest the whole text again: the next
+    /// start then parses the files.
+    pub sources: Vec<Source>,
     pub message: String,
 }
 
@@ -75,7 +81,14 @@ pub(super) fn load_and_commit(
             }
         }
     }
-    let (loaded, kept) = load_zone_file_keeping(file, &zc.name).map_err(|e| load_error(zc, &e))?;
+    // Without a current version the whole zone is committed: its store chunks are
+    // encoded while it is built.
+    let mut prepared = current.is_none().then(Prepared::default);
+    let (loaded, kept) = match prepared.as_mut() {
+        Some(p) => load_zone_file_keeping_each(file, &zc.name, &mut |r| p.push(r)),
+        None => load_zone_file_keeping(file, &zc.name),
+    }
+    .map_err(|e| load_error(zc, &e))?;
     for w in &loaded.warnings {
         tracing::warn!("zone {}: {w}", zc.name);
     }
@@ -94,23 +107,34 @@ pub(super) fn load_and_commit(
         }
     };
     let files = loaded.files.clone();
+    let sources = loaded.sources.clone();
     let record =
         |store: &mut Store, serial: u32| record(store, zc, TransferKind::Load, serial, now);
     let Some(current) = current else {
-        store
-            .commit_full(&loaded.zone)
-            .map_err(|e| format!("zone {}: committing: {e}", zc.name))?;
+        match prepared {
+            Some(p) => store.commit_full_prepared(&loaded.zone, p),
+            None => store.commit_full(&loaded.zone),
+        }
+        .map_err(|e| format!("zone {}: committing: {e}", zc.name))?;
         let serial = loaded.zone.serial();
         record(store, serial);
         *snapshot = next;
         return Ok(Loaded {
             zone: Some(Arc::new(loaded.zone)),
             files,
+            sources,
             message: format!("zone {}: loaded serial {serial} ({})", zc.name, cx.took()),
         });
     };
     let outcome = prepare_edit(zc.serial_policy, current, &loaded.zone, now);
-    let loaded = finish(store, &cx, current, outcome, files, "full reload")?;
+    let loaded = finish(
+        store,
+        &cx,
+        current,
+        outcome,
+        (files, sources),
+        "full reload",
+    )?;
     *snapshot = next;
     Ok(loaded)
 }
@@ -185,7 +209,15 @@ fn incremental(
         Err(EditError::Diff(e)) => return Err(Err(format!("incremental reload: {e}"))),
         other => other,
     };
-    let loaded = finish(store, cx, current, outcome, files, "incremental").map_err(Ok)?;
+    let loaded = finish(
+        store,
+        cx,
+        current,
+        outcome,
+        (files, Vec::new()),
+        "incremental",
+    )
+    .map_err(Ok)?;
     snap.accept(edit.update);
     Ok(Some(loaded))
 }
@@ -196,15 +228,17 @@ fn finish(
     cx: &Cx<'_>,
     current: &Zone,
     outcome: Result<EditOutcome, EditError>,
-    files: Vec<PathBuf>,
+    read: (Vec<PathBuf>, Vec<Source>),
     how: &str,
 ) -> Result<Loaded, String> {
+    let (files, sources) = read;
     let name = &cx.zc.name;
     match outcome {
         Err(e) => Err(format!("zone {name}: {e}")),
         Ok(EditOutcome::Unchanged) => Ok(Loaded {
             zone: None,
             files,
+            sources,
             message: format!(
                 "zone {name}: unchanged (serial {}) ({how}, {})",
                 current.serial(),
@@ -224,6 +258,7 @@ fn finish(
                 ),
                 zone: Some(zone),
                 files,
+                sources,
             })
         }
     }
@@ -264,21 +299,44 @@ pub(super) fn publish(shared: &Shared, state: &ZoneState, zone: Arc<Zone>) {
     announce(shared, state);
 }
 
-/// The start-up load: against the stored version if there is one, so that an edit made
-/// while the node was down becomes one journal step. If the file does not load but a
-/// stored version exists, that version is served.
+/// The start-up load. If the files still hold exactly what the stored version was loaded
+/// from, that version is served without parsing them. Otherwise the files are loaded
+/// against the stored version, so that an edit made while the node was down becomes one
+/// journal step; if they do not load but a stored version exists, that one is served.
 pub(super) fn initial_load(
     store: &mut Store,
     zc: &ZoneConfig,
     now: SystemTime,
 ) -> Result<Initial, String> {
-    let stored = store
-        .load_zone(&zc.name)
-        .map_err(|e| format!("zone {}: reading the store: {e}", zc.name))?;
+    let reading = |e: crate::store::StoreError| format!("zone {}: reading the store: {e}", zc.name);
+    let recorded = store
+        .source(&zc.name)
+        .map_err(reading)?
+        .and_then(|blob| sources::decode(&blob));
+    if let (Some(recorded), Some(file)) = (recorded, &zc.file)
+        && sources::unchanged(&recorded, file)
+        && let Some(zone) = store.load_zone(&zc.name).map_err(reading)?
+    {
+        // No snapshot is kept: the first edit after this start reloads in full (and
+        // keeps one from then on).
+        tracing::info!(
+            "zone {}: files unchanged since serial {} was committed; serving it",
+            zc.name,
+            zone.serial()
+        );
+        let files = recorded.into_iter().map(|s| s.path).collect();
+        return Ok(Initial {
+            zone: Arc::new(zone),
+            files,
+            snapshot: None,
+        });
+    }
+    let stored = store.load_zone(&zc.name).map_err(reading)?;
     let mut snapshot = None;
     match load_and_commit(store, zc, stored.as_ref(), &mut snapshot, now) {
         Ok(l) => {
             tracing::info!("{}", l.message);
+            record_sources(store, zc, &l.sources);
             let zone = match (l.zone, stored) {
                 (Some(z), _) => z,
                 (None, Some(s)) => Arc::new(s),
@@ -312,6 +370,17 @@ pub(super) struct Initial {
     pub zone: Arc<Zone>,
     pub files: Vec<PathBuf>,
     pub snapshot: Option<Snapshot>,
+}
+
+/// Records what the current version was loaded from (after its commit, or after a load
+/// that found nothing to change). Only a faster next start depends on it.
+fn record_sources(store: &mut Store, zc: &ZoneConfig, read: &[Source]) {
+    if read.is_empty() {
+        return;
+    }
+    if let Err(e) = store.set_source(&zc.name, &sources::encode(read)) {
+        tracing::warn!("zone {}: recording its files' digests: {e}", zc.name);
+    }
 }
 
 /// Sends NOTIFY for the zone's current version to its NS (except ourselves and the SOA
@@ -367,13 +436,11 @@ pub(super) async fn reload(
     let res = shared
         .with_store(move |store| {
             let mut snapshot = st.snapshot();
-            Ok(load_and_commit(
-                store,
-                &zc,
-                current.as_deref(),
-                &mut snapshot,
-                now,
-            ))
+            let res = load_and_commit(store, &zc, current.as_deref(), &mut snapshot, now);
+            if let Ok(l) = &res {
+                record_sources(store, &zc, &l.sources);
+            }
+            Ok(res)
         })
         .await
         .map_err(|e| e.to_string())?;
@@ -467,3 +534,7 @@ pub(super) async fn sighup(shared: Arc<Shared>) {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "primary_tests.rs"]
+mod tests;

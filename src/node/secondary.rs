@@ -11,13 +11,13 @@ use std::time::{Duration, SystemTime};
 use hickory_proto::rr::{Name, RData};
 use tokio::sync::mpsc;
 
+use super::net::Received;
 use super::{Shared, ZoneEvent, ZoneState, net, primary};
 use crate::secondary::{
     Action, FractionJitter, PersistedTimers, Secondary, SoaResult, SoaTimers, TransferKind,
     TransferResult,
 };
 use crate::store::{self, Store, TimerState, TransferOutcome};
-use crate::xfr::client::XfrOutcome;
 use crate::zone::Zone;
 use crate::zone::diff::{apply, diff};
 
@@ -57,12 +57,14 @@ fn commit(
     store: &mut Store,
     name: &Name,
     current: Option<Arc<Zone>>,
-    outcome: XfrOutcome,
+    received: Received,
 ) -> Result<(Arc<Zone>, store::TransferKind), String> {
-    match outcome {
-        XfrOutcome::UpToDate { serial } => Err(format!("already at serial {serial}")),
-        XfrOutcome::Full { records, .. } => {
-            let zone = Zone::from_records(name.clone(), records).map_err(|e| e.to_string())?;
+    match received {
+        Received::UpToDate { serial } => Err(format!("already at serial {serial}")),
+        Received::Full(build, prepared) => {
+            let t0 = std::time::Instant::now();
+            let zone = build.finish().map_err(|e| e.to_string())?;
+            let built = t0.elapsed();
             // A full transfer onto an older version is committed as the difference, as
             // Knot does: only changed RRsets are rewritten, and the journal keeps a step
             // that our own secondaries can still fetch by IXFR.
@@ -76,8 +78,14 @@ fn commit(
                 Some(cs) => store
                     .commit_changeset(&cs, &zone)
                     .map_err(|e| e.to_string())?,
-                None => store.commit_full(&zone).map_err(|e| e.to_string())?,
+                None => store
+                    .commit_full_prepared(&zone, *prepared)
+                    .map_err(|e| e.to_string())?,
             }
+            tracing::debug!(
+                "zone {name}: after the last message, built in {built:?}, committed in {:?}",
+                t0.elapsed() - built
+            );
             record(
                 store,
                 name,
@@ -87,7 +95,7 @@ fn commit(
             );
             Ok((Arc::new(zone), store::TransferKind::Axfr))
         }
-        XfrOutcome::Incremental { changesets, .. } => {
+        Received::Incremental { changesets } => {
             let base = current.ok_or("an incremental transfer but no version to apply it to")?;
             let mut zone: Option<Zone> = None;
             for cs in &changesets {
@@ -155,12 +163,14 @@ async fn transfer(
     let key = shared.key(zc.tsig_key.as_ref());
     let started = std::time::Instant::now();
     let name = zc.name.clone();
+    let hint = current.as_ref().map_or(0, |z| z.record_count());
     let res = net::transfer(
         &zc.name,
         peer,
         shared.source_for(peer),
         key.as_ref(),
         our_soa,
+        hint,
     )
     .await;
     let (outcome, edns_expire) = match res {
@@ -185,7 +195,7 @@ async fn transfer(
             };
         }
     };
-    if let XfrOutcome::UpToDate { serial } = outcome {
+    if let Received::UpToDate { serial } = outcome {
         tracing::debug!("zone {}: {peer} says serial {serial} is current", zc.name);
         return TransferResult::UpToDate { edns_expire };
     }

@@ -56,6 +56,24 @@ pub(crate) fn name_from_wire(blob: &[u8]) -> Result<Name, StoreError> {
     Name::from_bytes(blob).map_err(|e| corrupt("owner name", e))
 }
 
+/// One RDATA in wire form into `scratch` (replacing its contents), names uncompressed.
+pub(crate) fn rdata_wire(rd: &RData, scratch: &mut Vec<u8>) -> Result<(), StoreError> {
+    // Addresses are most of a large zone, and their wire form is their bytes.
+    match rd {
+        RData::A(a) => {
+            scratch.clear();
+            scratch.extend_from_slice(&a.0.octets());
+            Ok(())
+        }
+        RData::AAAA(a) => {
+            scratch.clear();
+            scratch.extend_from_slice(&a.0.octets());
+            Ok(())
+        }
+        _ => emit_uncompressed(rd, scratch),
+    }
+}
+
 /// RDATA of an RRset into `out` (replacing its contents): for each record, a u16 length
 /// and the wire RDATA.
 pub(crate) fn encode_rdata(
@@ -65,7 +83,7 @@ pub(crate) fn encode_rdata(
 ) -> Result<(), StoreError> {
     out.clear();
     for rd in &set.rdata {
-        emit_uncompressed(rd, scratch)?;
+        rdata_wire(rd, scratch)?;
         let len = u16::try_from(scratch.len())
             .map_err(|_| StoreError::Encode(format!("RDATA of {} is over 64 KiB", set.name)))?;
         out.extend_from_slice(&len.to_be_bytes());

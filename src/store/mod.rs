@@ -15,6 +15,7 @@
 //! secondaries' IXFR history would silently diverge. FULL costs one fsync of the WAL per
 //! commit, and commits happen per zone edit or transfer, never per query.
 
+mod chunks;
 mod codec;
 mod journal;
 mod records;
@@ -31,6 +32,7 @@ use thiserror::Error;
 
 use crate::zone::ZoneError;
 
+pub use chunks::Prepared;
 pub use journal::{JournalLimits, SizeLimit};
 pub use status::{TimerState, TransferKind, TransferOutcome, ZoneRole, ZoneStatus};
 
@@ -274,7 +276,7 @@ impl Store {
                 .collect::<Result<Vec<_>, _>>()?
         };
         for g in gens {
-            tx.execute("DELETE FROM rrsets WHERE gen = ?1", [g])?;
+            tx.execute("DELETE FROM chunks WHERE gen = ?1", [g])?;
             tx.execute("DELETE FROM orphan_gens WHERE gen = ?1", [g])?;
         }
         tx.commit()?;
@@ -284,3 +286,7 @@ impl Store {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+#[path = "schema_tests.rs"]
+mod schema_tests;

@@ -1,26 +1,27 @@
 //! A zone's current version as rows: full commits (initial load, AXFR), incremental commits
 //! (edits, IXFR) and loading at start.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 
-use hickory_proto::rr::{LowerName, Name, Record, RecordType};
+use hickory_proto::rr::{LowerName, Name, RecordType};
 use rusqlite::{OptionalExtension, Transaction, params};
 
-use super::codec::{decode_rdata, encode_rdata, name_from_wire, name_wire, write_name};
+use super::chunks::{self, Prepared, Scratch};
+use super::codec::{name_from_wire, name_wire, write_name};
 use super::{Fault, Store, StoreError, check_fault, journal, zone_key};
 use crate::zone::diff::Changeset;
-use crate::zone::{RRset, Zone};
+use crate::zone::{Zone, ZoneBuilder};
 
-/// A zone's row in `zones`: (id, generation, serial, data bytes).
-type ZoneRow = (i64, Option<i64>, Option<u32>, i64);
+/// A zone's row in `zones`: (id, generation, serial, data bytes, chunks).
+type ZoneRow = (i64, Option<i64>, Option<u32>, i64, u32);
 
 pub(super) fn zone_row(tx: &Transaction<'_>, key: &str) -> Result<Option<ZoneRow>, StoreError> {
     Ok(tx
         .query_row(
-            "SELECT id, gen, serial, data_bytes FROM zones WHERE name = ?1",
+            "SELECT id, gen, serial, data_bytes, chunks FROM zones WHERE name = ?1",
             [key],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
         )
         .optional()?)
 }
@@ -31,77 +32,222 @@ pub(super) fn ensure_zone(tx: &Transaction<'_>, key: &str) -> Result<i64, StoreE
     Ok(tx.query_row("SELECT id FROM zones WHERE name = ?1", [key], |r| r.get(0))?)
 }
 
-/// Buffers reused across the rows of one commit.
-#[derive(Default)]
-struct Scratch {
-    cased: Vec<u8>,
-    rdata: Vec<u8>,
-    item: Vec<u8>,
+const INSERT_CHUNK: &str = "INSERT OR REPLACE INTO chunks (gen, chunk, data) VALUES (?1, ?2, ?3)";
+
+/// Rewrites schema 1's rows (one per RRset) of every zone's current generation as
+/// chunks, byte for byte: the RDATA blobs of both schemas are the same.
+pub(super) fn migrate_rows_to_chunks(tx: &Transaction<'_>) -> Result<(), StoreError> {
+    let zones: Vec<(i64, i64)> = {
+        let mut stmt = tx.prepare("SELECT id, gen FROM zones WHERE gen IS NOT NULL")?;
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?
+    };
+    for (id, generation) in zones {
+        let rows: i64 = tx.query_row(
+            "SELECT COUNT(*) FROM rrsets WHERE gen = ?1",
+            [generation],
+            |r| r.get(0),
+        )?;
+        let count = chunks::chunk_count(usize::try_from(rows).unwrap_or(0));
+        let mut bufs: Vec<Vec<u8>> = vec![Vec::new(); count as usize];
+        {
+            let mut stmt = tx.prepare(
+                "SELECT owner, name, rtype, ttl, rdata FROM rrsets WHERE gen = ?1
+                 ORDER BY owner, rtype",
+            )?;
+            let mut rows = stmt.query([generation])?;
+            while let Some(row) = rows.next()? {
+                let owner: Vec<u8> = row.get(0)?;
+                let cased: Option<Vec<u8>> = row.get(1)?;
+                let rtype: u16 = row.get(2)?;
+                let ttl: u32 = row.get(3)?;
+                let rdata: Vec<u8> = row.get(4)?;
+                let len = u32::try_from(rdata.len())
+                    .map_err(|_| StoreError::Corrupt("RDATA blob too large".into()))?;
+                let c = chunks::chunk_of(&owner, count) as usize;
+                let Some(buf) = bufs.get_mut(c) else { continue };
+                buf.extend_from_slice(cased.as_deref().unwrap_or(&owner));
+                buf.extend_from_slice(&rtype.to_be_bytes());
+                buf.extend_from_slice(&ttl.to_be_bytes());
+                buf.extend_from_slice(&len.to_be_bytes());
+                buf.extend_from_slice(&rdata);
+            }
+        }
+        let bytes = write_chunks(tx, generation, &bufs)?;
+        tx.execute(
+            "UPDATE zones SET chunks = ?1, data_bytes = ?2 WHERE id = ?3",
+            params![count, bytes, id],
+        )?;
+    }
+    Ok(())
 }
 
-/// Writes one RRset row; returns the bytes it takes (for the journal's size limit).
-fn insert_rrset(
-    stmt: &mut rusqlite::CachedStatement<'_>,
+/// Inserts the non-empty chunks of a generation; returns their total size.
+fn write_chunks(
+    tx: &Transaction<'_>,
     generation: i64,
-    owner: &[u8],
-    set: &RRset,
-    scratch: &mut Scratch,
+    bufs: &[Vec<u8>],
 ) -> Result<i64, StoreError> {
-    write_name(&set.name, &mut scratch.cased);
-    let cased = (scratch.cased != owner).then_some(scratch.cased.as_slice());
-    encode_rdata(set, &mut scratch.rdata, &mut scratch.item)?;
-    stmt.execute(params![
-        generation,
-        owner,
-        u16::from(set.rtype),
-        cased,
-        set.ttl,
-        scratch.rdata
-    ])?;
-    Ok((owner.len() + scratch.rdata.len() + cased.map_or(0, <[u8]>::len)) as i64)
+    let mut stmt = tx.prepare_cached(INSERT_CHUNK)?;
+    let mut bytes = 0i64;
+    for (c, buf) in bufs.iter().enumerate() {
+        if !buf.is_empty() {
+            stmt.execute(params![generation, c as i64, buf])?;
+            bytes += buf.len() as i64;
+        }
+    }
+    Ok(bytes)
 }
 
-const INSERT_RRSET: &str =
-    "INSERT INTO rrsets (gen, owner, rtype, name, ttl, rdata) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+/// A version's RRsets as chunk blobs. A large version is encoded by several threads, each
+/// over part of the zone: the walk is bound by memory latency (every RRset is somewhere
+/// else in memory), which threads overlap.
+fn encode_chunks(zone: &Zone, count: u32) -> Result<Vec<Vec<u8>>, StoreError> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+    if threads < 2 || zone.record_count() < 100_000 {
+        return encode_part(zone, count, 0, 1);
+    }
+    let parts: Vec<Result<Vec<Vec<u8>>, StoreError>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|p| s.spawn(move || encode_part(zone, count, p, threads)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    });
+    let mut parts = parts.into_iter();
+    let mut bufs = parts.next().unwrap_or_else(|| Ok(Vec::new()))?;
+    for part in parts {
+        for (buf, more) in bufs.iter_mut().zip(part?) {
+            buf.extend_from_slice(&more);
+        }
+    }
+    Ok(bufs)
+}
+
+fn encode_part(
+    zone: &Zone,
+    count: u32,
+    part: usize,
+    parts: usize,
+) -> Result<Vec<Vec<u8>>, StoreError> {
+    let mut bufs: Vec<Vec<u8>> = vec![Vec::new(); count as usize];
+    let mut scratch = Scratch::default();
+    let mut key = Vec::new();
+    for (lname, node) in zone.nodes_part(part, parts) {
+        if node.rrsets().is_empty() {
+            continue;
+        }
+        write_name(lname, &mut key);
+        let Some(buf) = bufs.get_mut(chunks::chunk_of(&key, count) as usize) else {
+            continue;
+        };
+        for set in node.rrsets() {
+            chunks::push_set(buf, set, &mut scratch)?;
+        }
+    }
+    Ok(bufs)
+}
+
+/// The RRsets of some chunks, into a builder of their own.
+fn decode_chunks(
+    origin: Name,
+    records: usize,
+    blobs: &[Vec<u8>],
+) -> Result<ZoneBuilder, StoreError> {
+    let key = zone_key(&origin);
+    let mut builder = ZoneBuilder::with_capacity(origin, records);
+    for blob in blobs {
+        for entry in chunks::entries(blob) {
+            builder
+                .push_rrset(entry?.decode()?)
+                .map_err(|source| StoreError::BadZone {
+                    zone: key.clone(),
+                    source: Box::new(source),
+                })?;
+        }
+    }
+    Ok(builder)
+}
 
 impl Store {
     /// The last committed version of a zone, or `None` if none was ever committed. This is
     /// what a node serves at start, before (or without) any transfer.
     pub fn load_zone(&self, zone: &Name) -> Result<Option<Zone>, StoreError> {
         let key = zone_key(zone);
-        let generation: Option<i64> = self
+        let row: Option<(Option<i64>, i64)> = self
             .conn
-            .query_row("SELECT gen FROM zones WHERE name = ?1", [&key], |r| {
-                r.get(0)
-            })
-            .optional()?
-            .flatten();
-        let Some(generation) = generation else {
+            .query_row(
+                "SELECT gen, record_count FROM zones WHERE name = ?1",
+                [&key],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let Some((Some(generation), records)) = row else {
             return Ok(None);
         };
+        let origin = Name::from_str(&key).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let bad = |source| StoreError::BadZone {
+            zone: key.clone(),
+            source: Box::new(source),
+        };
+        let records = usize::try_from(records).unwrap_or(0);
         let mut stmt = self
             .conn
-            .prepare_cached("SELECT owner, rtype, name, ttl, rdata FROM rrsets WHERE gen = ?1")?;
-        let mut rows = stmt.query([generation])?;
-        let mut records = Vec::new();
-        while let Some(row) = rows.next()? {
-            let owner: Vec<u8> = row.get(0)?;
-            let rtype = RecordType::from(row.get::<_, u16>(1)?);
-            let cased: Option<Vec<u8>> = row.get(2)?;
-            let ttl: u32 = row.get(3)?;
-            let rdata: Vec<u8> = row.get(4)?;
-            let name = name_from_wire(cased.as_deref().unwrap_or(&owner))?;
-            for rd in decode_rdata(rtype, &rdata)? {
-                records.push(Record::from_rdata(name.clone(), ttl, rd));
-            }
+            .prepare_cached("SELECT data FROM chunks WHERE gen = ?1")?;
+        let blobs: Vec<Vec<u8>> = stmt
+            .query_map([generation], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        // Decoding is most of a load: a large version's chunks are decoded by several
+        // threads, each into a builder of its own, and the builders are merged. A name's
+        // RRsets are all in one chunk, so each is built in stored order either way.
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+        let threads = if records < 100_000 { 1 } else { threads };
+        let per = blobs.len().div_ceil(threads.max(1)).max(1);
+        let parts: Vec<Result<ZoneBuilder, StoreError>> = std::thread::scope(|s| {
+            let handles: Vec<_> = blobs
+                .chunks(per)
+                .map(|part| {
+                    let origin = origin.clone();
+                    s.spawn(move || decode_chunks(origin, records / threads, part))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect()
+        });
+        let mut builder = ZoneBuilder::with_capacity(origin, 0);
+        for part in parts {
+            builder.absorb(part?);
         }
-        let origin = Name::from_str(&key).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        Zone::from_records(origin, records)
-            .map(Some)
-            .map_err(|source| StoreError::BadZone {
-                zone: key,
-                source: Box::new(source),
-            })
+        builder.finish().map(Some).map_err(bad)
+    }
+
+    /// Says what the current version was loaded from (a primary's files, in a format of
+    /// the caller's), right after the commit of that load. Every commit clears it, so it
+    /// is only ever present for the version the load produced.
+    pub fn set_source(&mut self, zone: &Name, source: &[u8]) -> Result<(), StoreError> {
+        self.writable()?;
+        self.conn.execute(
+            "UPDATE zones SET source = ?1 WHERE name = ?2",
+            params![source, zone_key(zone)],
+        )?;
+        Ok(())
+    }
+
+    /// What [`Store::set_source`] recorded for the current version, if anything.
+    pub fn source(&self, zone: &Name) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT source FROM zones WHERE name = ?1",
+                [zone_key(zone)],
+                |r| r.get(0),
+            )
+            .optional()?
+            .flatten())
     }
 
     /// The serial of the last committed version, if any.
@@ -122,7 +268,29 @@ impl Store {
     /// The replaced rows are deleted after the commit, so that the new version is durable as
     /// soon as its own rows are written.
     pub fn commit_full(&mut self, zone: &Zone) -> Result<(), StoreError> {
+        let count = chunks::chunk_count(zone.record_count());
+        self.write_full(zone, count, |_| encode_chunks(zone, count))
+    }
+
+    /// [`Store::commit_full`] with the chunks encoded as the version's records arrived;
+    /// `prepared` must hold exactly the records `zone` was built from.
+    pub fn commit_full_prepared(
+        &mut self,
+        zone: &Zone,
+        prepared: Prepared,
+    ) -> Result<(), StoreError> {
+        let count = chunks::chunk_count(zone.record_count());
+        self.write_full(zone, count, move |count| prepared.into_chunks(count))
+    }
+
+    fn write_full(
+        &mut self,
+        zone: &Zone,
+        count: u32,
+        chunks: impl FnOnce(u32) -> Result<Vec<Vec<u8>>, StoreError>,
+    ) -> Result<(), StoreError> {
         self.writable()?;
+        let bufs = chunks(count)?;
         let key = zone_key(zone.origin());
         let fault = self.fault;
         let tx = self.conn.transaction()?;
@@ -137,44 +305,16 @@ impl Store {
             "UPDATE meta SET value = ?1 WHERE key = 'next_gen'",
             [new_gen + 1],
         )?;
-        let mut bytes = 0i64;
-        {
-            // In key order, so that every insert appends to the B-tree instead of
-            // splitting pages all over it.
-            // Owner names go into one arena rather than a vector each: a million small
-            // allocations would cost more than the sort.
-            let mut arena: Vec<u8> = Vec::with_capacity(zone.record_count() * 24);
-            let mut rows: Vec<(std::ops::Range<usize>, u16, &RRset)> =
-                Vec::with_capacity(zone.record_count());
-            let mut name = Vec::new();
-            for (lname, node) in zone.nodes() {
-                if node.rrsets().is_empty() {
-                    continue;
-                }
-                write_name(lname, &mut name);
-                let range = arena.len()..arena.len() + name.len();
-                arena.extend_from_slice(&name);
-                for set in node.rrsets() {
-                    rows.push((range.clone(), u16::from(set.rtype), set));
-                }
-            }
-            let key = |r: &(std::ops::Range<usize>, u16, &RRset)| (arena.get(r.0.clone()), r.1);
-            rows.sort_unstable_by(|a, b| key(a).cmp(&key(b)));
-            let mut stmt = tx.prepare_cached(INSERT_RRSET)?;
-            let mut scratch = Scratch::default();
-            for (range, _, set) in &rows {
-                let owner = arena.get(range.clone()).unwrap_or_default();
-                bytes += insert_rrset(&mut stmt, new_gen, owner, set, &mut scratch)?;
-            }
-        }
+        let bytes = write_chunks(&tx, new_gen, &bufs)?;
         tx.execute(
-            "UPDATE zones SET gen = ?1, serial = ?2, record_count = ?3, data_bytes = ?4
-             WHERE id = ?5",
+            "UPDATE zones SET gen = ?1, serial = ?2, record_count = ?3, data_bytes = ?4,
+             chunks = ?5, source = NULL WHERE id = ?6",
             params![
                 new_gen,
                 zone.serial(),
                 zone.record_count() as i64,
                 bytes,
+                count,
                 id
             ],
         )?;
@@ -224,8 +364,8 @@ impl Store {
         let limits = self.limits_for(&key);
         let fault = self.fault;
         let tx = self.conn.transaction()?;
-        let (id, generation, serial, mut bytes) = match zone_row(&tx, &key)? {
-            Some((id, Some(g), serial, bytes)) => (id, g, serial, bytes),
+        let (id, generation, serial, mut bytes, count) = match zone_row(&tx, &key)? {
+            Some((id, Some(g), serial, bytes, count)) => (id, g, serial, bytes, count),
             _ => return Err(StoreError::UnknownZone(key)),
         };
         if serial != Some(first.from_serial) {
@@ -235,31 +375,54 @@ impl Store {
                 from: first.from_serial,
             });
         }
-        let touched: HashSet<(LowerName, RecordType)> = css
-            .iter()
-            .flat_map(|cs| cs.removed.iter().chain(&cs.added))
-            .map(|r| (LowerName::new(&r.name), r.record_type()))
-            .collect();
+        // The touched RRsets, by chunk.
+        let mut touched: HashMap<u32, HashSet<(Vec<u8>, u16)>> = HashMap::new();
+        for r in css.iter().flat_map(|cs| cs.removed.iter().chain(&cs.added)) {
+            let owner = name_wire(&r.name.to_lowercase());
+            touched
+                .entry(chunks::chunk_of(&owner, count))
+                .or_default()
+                .insert((owner, u16::from(r.record_type())));
+        }
         {
-            let mut delete = tx.prepare_cached(
-                "DELETE FROM rrsets WHERE gen = ?1 AND owner = ?2 AND rtype = ?3
-                 RETURNING length(owner) + length(rdata) + coalesce(length(name), 0)",
-            )?;
-            let mut insert = tx.prepare_cached(INSERT_RRSET)?;
+            let mut read =
+                tx.prepare_cached("SELECT data FROM chunks WHERE gen = ?1 AND chunk = ?2")?;
+            let mut write = tx.prepare_cached(INSERT_CHUNK)?;
+            let mut delete =
+                tx.prepare_cached("DELETE FROM chunks WHERE gen = ?1 AND chunk = ?2")?;
             let mut scratch = Scratch::default();
-            for (lname, rtype) in &touched {
-                let owner = name_wire(lname);
-                let freed: Option<i64> = delete
-                    .query_row(params![generation, owner, u16::from(*rtype)], |r| r.get(0))
-                    .optional()?;
-                bytes -= freed.unwrap_or(0);
-                if let Some(set) = new.node(lname).and_then(|n| n.get(*rtype)) {
-                    bytes += insert_rrset(&mut insert, generation, &owner, set, &mut scratch)?;
+            for (c, sets) in &touched {
+                let old: Vec<u8> = read
+                    .query_row(params![generation, c], |r| r.get(0))
+                    .optional()?
+                    .unwrap_or_default();
+                let mut blob = Vec::with_capacity(old.len() + 256);
+                for e in chunks::entries(&old) {
+                    let e = e?;
+                    if !sets.iter().any(|(owner, rtype)| e.is(owner, *rtype)) {
+                        blob.extend_from_slice(e.bytes);
+                    }
+                }
+                for (owner, rtype) in sets {
+                    let lname = LowerName::new(&name_from_wire(owner)?);
+                    let set = new
+                        .node(&lname)
+                        .and_then(|n| n.get(RecordType::from(*rtype)));
+                    if let Some(set) = set {
+                        chunks::push_set(&mut blob, set, &mut scratch)?;
+                    }
+                }
+                bytes += blob.len() as i64 - old.len() as i64;
+                if blob.is_empty() {
+                    delete.execute(params![generation, c])?;
+                } else {
+                    write.execute(params![generation, c, blob])?;
                 }
             }
         }
         tx.execute(
-            "UPDATE zones SET serial = ?1, record_count = ?2, data_bytes = ?3 WHERE id = ?4",
+            "UPDATE zones SET serial = ?1, record_count = ?2, data_bytes = ?3, source = NULL
+             WHERE id = ?4",
             params![new.serial(), new.record_count() as i64, bytes, id],
         )?;
         for cs in css {

@@ -6,7 +6,7 @@
 //! where it breaks. Errors say whether an IXFR should be retried as AXFR.
 
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
-use hickory_proto::rr::{DNSClass, LowerName, Name, Record, RecordType};
+use hickory_proto::rr::{DNSClass, Name, Record, RecordType};
 use thiserror::Error;
 
 use super::expire::{self, ExpireOption};
@@ -150,6 +150,17 @@ fn check_header(
     Ok(())
 }
 
+/// Whether `name` is `zone` or below it, ignoring ASCII case; compares labels in place
+/// rather than lower-casing a copy of every name of a transfer.
+fn in_zone(name: &Name, zone: &Name) -> bool {
+    name.num_labels() >= zone.num_labels()
+        && name
+            .iter()
+            .rev()
+            .zip(zone.iter().rev())
+            .all(|(a, b)| a.eq_ignore_ascii_case(b))
+}
+
 /// The result of a complete transfer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum XfrOutcome {
@@ -177,13 +188,13 @@ enum State {
     Axfr,
     Deleting,
     Adding,
-    Done(XfrOutcome),
+    /// The outcome, until [`XfrConsumer::feed`] hands it out.
+    Done(Option<XfrOutcome>),
 }
 
 /// Consumes one transfer response stream.
 pub struct XfrConsumer {
     zone: Name,
-    zone_lower: LowerName,
     id: u16,
     qtype: RecordType,
     our_serial: Option<u32>,
@@ -212,7 +223,6 @@ impl XfrConsumer {
 
     fn new(zone: Name, id: u16, qtype: RecordType, our_serial: Option<u32>) -> Self {
         XfrConsumer {
-            zone_lower: LowerName::new(&zone),
             zone,
             id,
             qtype,
@@ -271,6 +281,15 @@ impl XfrConsumer {
         self.feed_message(msg)
     }
 
+    /// The records of an AXFR-style transfer received so far, leaving none behind: a
+    /// driver that takes them after every message can build the version while the rest
+    /// is still arriving, instead of holding a million records until the end. The
+    /// [`XfrOutcome::Full`] outcome then carries only the records not taken yet.
+    pub fn take_records(&mut self) -> Vec<Record> {
+        let next = Vec::with_capacity(self.records.len());
+        std::mem::replace(&mut self.records, next)
+    }
+
     /// Feeds one decoded message (TSIG, if configured, is only checked by [`feed`]).
     ///
     /// [`feed`]: XfrConsumer::feed
@@ -310,23 +329,17 @@ impl XfrConsumer {
                 return Err(XfrError::SoaOnly(self.new_serial));
             }
         }
-        match std::mem::replace(&mut self.state, State::Start) {
-            State::Done(out) => {
-                self.state = State::Done(out.clone());
-                if let Some(v) = &self.verifier {
-                    v.finish()?;
-                }
-                Ok(Progress::Done(out))
-            }
-            other => {
-                self.state = other;
-                Ok(Progress::More)
-            }
+        match &mut self.state {
+            State::Done(out) => match out.take() {
+                Some(out) => self.finish(out),
+                None => Err(XfrError::TrailingRecords),
+            },
+            _ => Ok(Progress::More),
         }
     }
 
     fn finish(&mut self, out: XfrOutcome) -> Result<Progress, XfrError> {
-        self.state = State::Done(out.clone());
+        self.state = State::Done(None);
         if let Some(v) = &self.verifier {
             v.finish()?;
         }
@@ -334,21 +347,22 @@ impl XfrConsumer {
     }
 
     /// Called when the connection closes: anything but a finished transfer is an error.
-    pub fn end_of_stream(&self) -> Result<XfrOutcome, XfrError> {
-        match &self.state {
-            State::Done(out) => Ok(out.clone()),
+    /// (Once [`feed`](XfrConsumer::feed) returned `Done`, the outcome has been handed out.)
+    pub fn end_of_stream(&mut self) -> Result<XfrOutcome, XfrError> {
+        match &mut self.state {
+            State::Done(out) => out.take().ok_or(XfrError::TrailingRecords),
             _ => Err(XfrError::Incomplete),
         }
     }
 
     fn record(&mut self, rec: Record) -> Result<(), XfrError> {
-        if !self.zone_lower.zone_of(&LowerName::new(&rec.name)) {
+        if !in_zone(&rec.name, &self.zone) {
             return Err(XfrError::OutOfZone(rec.name));
         }
-        let serial = if rec.name == self.zone {
-            soa_serial(&rec)
-        } else {
-            None
+        // The type first: comparing names costs more, and most records are not SOAs.
+        let serial = match soa_serial(&rec) {
+            Some(s) if rec.name == self.zone => Some(s),
+            _ => None,
         };
         match self.state {
             State::Start => {
@@ -362,10 +376,9 @@ impl XfrConsumer {
                 match (serial, self.our_serial) {
                     (Some(s), _) if s == self.new_serial => {
                         // A zone that is only its SOA, AXFR-style.
-                        self.state = State::Done(XfrOutcome::Full {
-                            serial: s,
-                            records: vec![first],
-                        });
+                        self.records.push(first);
+                        let records = std::mem::take(&mut self.records);
+                        self.state = State::Done(Some(XfrOutcome::Full { serial: s, records }));
                     }
                     (Some(s), Some(ours)) => {
                         if s != ours {
@@ -395,7 +408,7 @@ impl XfrConsumer {
             State::Axfr => match serial {
                 Some(s) if s == self.new_serial => {
                     let records = std::mem::take(&mut self.records);
-                    self.state = State::Done(XfrOutcome::Full { serial: s, records });
+                    self.state = State::Done(Some(XfrOutcome::Full { serial: s, records }));
                 }
                 Some(s) => {
                     return Err(XfrError::Inconsistent {
@@ -425,10 +438,10 @@ impl XfrConsumer {
                             self.changesets.push(cs);
                         }
                         let changesets = std::mem::take(&mut self.changesets);
-                        self.state = State::Done(XfrOutcome::Incremental {
+                        self.state = State::Done(Some(XfrOutcome::Incremental {
                             serial: s,
                             changesets,
-                        });
+                        }));
                     }
                     Some(s) if s == cs.to_serial => {
                         let from = s;

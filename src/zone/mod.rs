@@ -9,6 +9,7 @@
 //! encloser by walking the query name's ancestors: the cost of a lookup depends on the
 //! number of labels in the query name, never on the size of the zone.
 
+pub mod build;
 pub mod check;
 pub mod diff;
 pub mod edit;
@@ -24,7 +25,10 @@ use std::any::Any;
 use std::sync::{Arc, OnceLock};
 
 use hickory_proto::rr::{DNSClass, LowerName, Name, RData, Record, RecordType};
+use smallvec::SmallVec;
 use thiserror::Error;
+
+pub use build::{BuildThread, ZoneBuilder};
 
 /// Errors that prevent a set of records from forming a servable zone version.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
@@ -72,8 +76,9 @@ impl RRset {
 /// Every RRset at one owner name. A node with no RRsets is an empty non-terminal.
 #[derive(Debug, Clone, Default)]
 pub struct Node {
-    /// Few names have more than a handful of types, so a small vector beats a map.
-    rrsets: Vec<Arc<RRset>>,
+    /// Few names have more than a handful of types, so a small vector beats a map; most
+    /// have one, which is kept inline (one allocation less per name of a large zone).
+    rrsets: SmallVec<[Arc<RRset>; 1]>,
     /// How many nodes sit directly below this one. A hash map has no child links, and an
     /// update that empties a node must know whether it stays as an empty non-terminal.
     children: u32,
@@ -109,6 +114,17 @@ pub struct Zone {
     derived: OnceLock<Arc<dyn Any + Send + Sync>>,
 }
 
+/// A version of more names than this is freed on the reaper thread (see `reap`).
+const REAP_NAMES: usize = 10_000;
+
+impl Drop for Zone {
+    fn drop(&mut self) {
+        if self.nodes.len() > REAP_NAMES {
+            crate::reap::drop_later(std::mem::take(&mut self.nodes));
+        }
+    }
+}
+
 impl Zone {
     /// Builds a version from records. Records of the same name and type are merged into
     /// one RRset; the first TTL seen for an RRset is used for all of its records (the
@@ -119,77 +135,12 @@ impl Zone {
         origin: Name,
         records: impl IntoIterator<Item = Record>,
     ) -> Result<Zone, ZoneError> {
-        let origin_lower = LowerName::new(&origin);
-        let mut nodes = nodes::NodeMap::new_build_map();
-        let mut record_count = 0usize;
+        let records = records.into_iter();
+        let mut b = ZoneBuilder::with_capacity(origin, records.size_hint().0);
         for rec in records {
-            if rec.dns_class != DNSClass::IN {
-                return Err(ZoneError::BadClass {
-                    zone: origin.clone(),
-                    name: Box::new(rec.name.clone()),
-                    class: rec.dns_class,
-                });
-            }
-            let key = LowerName::new(&rec.name);
-            if !origin_lower.zone_of(&key) {
-                return Err(ZoneError::OutOfZone {
-                    zone: origin.clone(),
-                    name: Box::new(rec.name.clone()),
-                });
-            }
-            let rtype = rec.record_type();
-            let node = nodes.entry(key).or_default();
-            match node.rrsets.iter_mut().find(|s| s.rtype == rtype) {
-                Some(set) => {
-                    let set = Arc::make_mut(set);
-                    if !set.rdata.contains(&rec.data) {
-                        set.rdata.push(rec.data);
-                        record_count += 1;
-                    }
-                }
-                None => {
-                    node.rrsets.push(Arc::new(RRset {
-                        name: rec.name.clone(),
-                        rtype,
-                        ttl: rec.ttl,
-                        rdata: vec![rec.data],
-                    }));
-                    record_count += 1;
-                }
-            }
+            b.push(rec)?;
         }
-
-        let serial = {
-            let apex = nodes
-                .get(&origin_lower)
-                .ok_or_else(|| ZoneError::NoSoa(origin.clone()))?;
-            let soa = apex
-                .get(RecordType::SOA)
-                .ok_or_else(|| ZoneError::NoSoa(origin.clone()))?;
-            if soa.rdata.len() != 1 {
-                return Err(ZoneError::MultipleSoa(origin.clone()));
-            }
-            match &soa.rdata[0] {
-                RData::SOA(s) => s.serial,
-                _ => return Err(ZoneError::NoSoa(origin.clone())),
-            }
-        };
-
-        // Insert every empty non-terminal between a name and the apex, and count each
-        // node's children: every node below the apex is counted once, by its parent.
-        let names: Vec<LowerName> = nodes.keys().cloned().collect();
-        for name in names {
-            nodes::link_to_parent(&mut nodes, &name, &origin_lower);
-        }
-
-        Ok(Zone {
-            origin,
-            origin_lower,
-            nodes: nodes::NodeMap::from_map(nodes),
-            serial,
-            record_count,
-            derived: OnceLock::new(),
-        })
+        b.finish()
     }
 
     pub fn origin(&self) -> &Name {
@@ -268,6 +219,16 @@ impl Zone {
     /// Iterates over all nodes (including empty non-terminals) in no particular order.
     pub fn nodes(&self) -> impl Iterator<Item = (&LowerName, &Node)> {
         self.nodes.iter()
+    }
+
+    /// [`Zone::nodes`] split in `parts` disjoint parts (for threads); together they are
+    /// every node once.
+    pub fn nodes_part(
+        &self,
+        part: usize,
+        parts: usize,
+    ) -> impl Iterator<Item = (&LowerName, &Node)> {
+        self.nodes.iter_part(part, parts)
     }
 }
 

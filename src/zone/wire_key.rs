@@ -37,30 +37,63 @@ impl WireKey {
     /// Lower-cases `name` into wire form. A `Name` is at most 255 octets in wire form, so
     /// this only fails for a name hickory itself would not encode.
     pub fn new(name: &Name) -> Option<WireKey> {
-        let mut k = WireKey {
-            buf: [0; 256],
-            len: 0,
-            starts: [0; 128],
-            labels: 0,
-        };
+        let mut k = WireKey::empty();
         let mut at = 0usize;
         for label in name.iter() {
-            let end = at + 1 + label.len();
-            if end >= 255 || usize::from(k.labels) >= 127 || label.len() > 63 {
-                return None;
-            }
-            *k.starts.get_mut(usize::from(k.labels))? = at as u8;
-            k.labels += 1;
-            *k.buf.get_mut(at)? = label.len() as u8;
+            let end = k.start_label(at, label.len())?;
             for (d, s) in k.buf.get_mut(at + 1..end)?.iter_mut().zip(label) {
                 *d = s.to_ascii_lowercase();
             }
             at = end;
         }
-        // The root label.
-        *k.buf.get_mut(at)? = 0;
-        k.len = (at + 1) as u8;
-        Some(k)
+        k.end(at)
+    }
+
+    /// The name at the start of `wire`, uncompressed wire form already lower-cased (as
+    /// [`WireKey::bytes`] gives it); `None` if `wire` does not start with a whole name.
+    pub fn from_wire(wire: &[u8]) -> Option<WireKey> {
+        let mut k = WireKey::empty();
+        let mut at = 0usize;
+        loop {
+            let len = usize::from(*wire.get(at)?);
+            if len == 0 {
+                break;
+            }
+            let end = k.start_label(at, len)?;
+            k.buf
+                .get_mut(at + 1..end)?
+                .copy_from_slice(wire.get(at + 1..end)?);
+            at = end;
+        }
+        k.end(at)
+    }
+
+    fn empty() -> WireKey {
+        WireKey {
+            buf: [0; 256],
+            len: 0,
+            starts: [0; 128],
+            labels: 0,
+        }
+    }
+
+    /// Records a label of `len` octets at `at`; returns where it ends.
+    fn start_label(&mut self, at: usize, len: usize) -> Option<usize> {
+        let end = at + 1 + len;
+        if end >= 255 || usize::from(self.labels) >= 127 || len > 63 {
+            return None;
+        }
+        *self.starts.get_mut(usize::from(self.labels))? = at as u8;
+        self.labels += 1;
+        *self.buf.get_mut(at)? = len as u8;
+        Some(end)
+    }
+
+    /// Writes the root label at `at`.
+    fn end(mut self, at: usize) -> Option<WireKey> {
+        *self.buf.get_mut(at)? = 0;
+        self.len = (at + 1) as u8;
+        Some(self)
     }
 
     /// The whole name.
@@ -141,6 +174,21 @@ mod tests {
         let root = WireKey::new(&Name::root()).unwrap();
         assert_eq!((root.bytes(), root.labels()), (&b"\x00"[..], 0));
         assert!(eq_name(&Name::root(), root.bytes()));
+    }
+
+    #[test]
+    fn from_wire_reads_one_name() {
+        let n = Name::from_str("a.Bc.d.").unwrap();
+        let k = WireKey::new(&n).unwrap();
+        let mut two = k.bytes().to_vec();
+        two.extend_from_slice(b"\x01x\x00");
+        let back = WireKey::from_wire(&two).unwrap();
+        assert_eq!(back.bytes(), k.bytes());
+        assert_eq!(back.labels(), 3);
+        assert_eq!(back.suffix(1), b"\x01d\x00");
+        assert!(WireKey::from_wire(&two[..3]).is_none());
+        assert!(WireKey::from_wire(&[]).is_none());
+        assert_eq!(WireKey::from_wire(&[0]).unwrap().labels(), 0);
     }
 
     #[test]

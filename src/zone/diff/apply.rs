@@ -7,6 +7,7 @@ use std::sync::{Arc, OnceLock};
 use hickory_proto::rr::{DNSClass, LowerName, RData, Record, RecordType};
 
 use super::super::nodes::{NodeMap, link_to_parent};
+use super::super::wire_key::WireKey;
 use super::super::{Node, RRset, Zone};
 use super::{Changeset, DiffError};
 
@@ -142,8 +143,11 @@ pub fn apply(zone: &Zone, cs: &Changeset) -> Result<Zone, DiffError> {
         }
     }
 
+    let apex_labels = usize::from(zone.origin_lower.num_labels());
     for name in created {
-        link_to_parent(&mut nodes, &name, &zone.origin_lower);
+        if let Some(key) = WireKey::new(&name) {
+            link_to_parent(&mut nodes, &key, apex_labels);
+        }
     }
     if !emptied.is_empty() {
         prune_empty_leaves(&mut nodes, emptied, &zone.origin_lower);

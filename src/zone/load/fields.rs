@@ -18,6 +18,9 @@ pub fn parse_name(raw: &str, origin: &Name) -> Result<Name, String> {
     if raw.is_empty() {
         return Err("empty name".into());
     }
+    if !raw.contains('\\') {
+        return plain_name(raw, origin);
+    }
     let bytes = raw.as_bytes();
     let mut labels: Vec<Vec<u8>> = Vec::new();
     let mut label = String::new();
@@ -60,12 +63,35 @@ pub fn parse_name(raw: &str, origin: &Name) -> Result<Name, String> {
     if !label.is_empty() {
         labels.push(unescape(&label)?);
     }
-    for l in &labels {
-        if l.len() > 63 {
-            return Err("label longer than 63 octets".into());
-        }
+    assemble(labels.iter().map(Vec::as_slice), absolute, origin)
+}
+
+/// [`parse_name`] for a name without escapes (nearly all of them): its labels are slices
+/// of the text, put into one `Name` without an allocation each.
+fn plain_name(raw: &str, origin: &Name) -> Result<Name, String> {
+    let (body, absolute) = match raw.strip_suffix('.') {
+        Some(b) => (b, true),
+        None => (raw, false),
+    };
+    if body.split('.').any(str::is_empty) {
+        return Err("empty label".into());
     }
-    let name = Name::from_labels(labels).map_err(|e| e.to_string())?;
+    assemble(body.split('.').map(str::as_bytes), absolute, origin)
+}
+
+/// A name from its labels, relative to `origin` unless `absolute`.
+fn assemble<'a>(
+    labels: impl Iterator<Item = &'a [u8]> + Clone,
+    absolute: bool,
+    origin: &Name,
+) -> Result<Name, String> {
+    if labels.clone().any(|l| l.len() > 63) {
+        return Err("label longer than 63 octets".into());
+    }
+    let mut name = Name::root();
+    for label in labels {
+        name = name.append_label(label).map_err(|e| e.to_string())?;
+    }
     let name = if absolute {
         name
     } else {

@@ -49,33 +49,55 @@ pub struct LexError {
     pub message: String,
 }
 
+/// A position in the text. Columns count characters, so only bytes that start a UTF-8
+/// character advance them; delimiters are all ASCII, so scanning bytes is exact.
 struct Cursor<'a> {
-    chars: std::iter::Peekable<std::str::Chars<'a>>,
+    text: &'a str,
+    at: usize,
     line: usize,
     col: usize,
 }
 
 impl Cursor<'_> {
-    fn peek(&mut self) -> Option<char> {
-        self.chars.peek().copied()
+    fn peek(&self) -> Option<u8> {
+        self.text.as_bytes().get(self.at).copied()
     }
 
-    fn bump(&mut self) -> Option<char> {
-        let c = self.chars.next()?;
-        if c == '\n' {
+    fn bump(&mut self) -> Option<u8> {
+        let b = self.peek()?;
+        self.at += 1;
+        if b == b'\n' {
             self.line += 1;
             self.col = 1;
-        } else {
+        } else if b & 0xC0 != 0x80 {
             self.col += 1;
         }
-        Some(c)
+        Some(b)
+    }
+
+    /// After a backslash: steps over the escaped character, whole (it may be multi-byte),
+    /// unless it is the end of the line.
+    fn skip_escaped(&mut self) {
+        if self.peek().is_some_and(|n| n != b'\n') {
+            self.bump();
+            while self.peek().is_some_and(|b| b & 0xC0 == 0x80) {
+                self.bump();
+            }
+        }
+    }
+
+    /// The text from `from` to here. Token boundaries fall on ASCII bytes, so this is a
+    /// character boundary.
+    fn since(&self, from: usize) -> String {
+        self.text.get(from..self.at).unwrap_or_default().to_string()
     }
 }
 
 /// Splits a whole file into entries. Errors are collected; lexing goes on after them.
 pub fn lex(text: &str) -> (Vec<Entry>, Vec<LexError>) {
     let mut cur = Cursor {
-        chars: text.chars().peekable(),
+        text,
+        at: 0,
         line: 1,
         col: 1,
     };
@@ -93,8 +115,9 @@ pub fn lex(text: &str) -> (Vec<Entry>, Vec<LexError>) {
 
     let mut finish = |tokens: &mut Vec<Token>, owner_omitted: bool, bad: &mut bool, start_line| {
         if !tokens.is_empty() && !*bad {
+            let next = Vec::with_capacity(tokens.len());
             entries.push(Entry {
-                tokens: std::mem::take(tokens),
+                tokens: std::mem::replace(tokens, next),
                 owner_omitted,
                 start_line,
             });
@@ -105,12 +128,12 @@ pub fn lex(text: &str) -> (Vec<Entry>, Vec<LexError>) {
 
     while let Some(c) = cur.peek() {
         if line_start && depth == 0 && tokens.is_empty() {
-            owner_omitted = c == ' ' || c == '\t';
+            owner_omitted = c == b' ' || c == b'\t';
         }
         line_start = false;
         let (line, col) = (cur.line, cur.col);
         match c {
-            '\n' => {
+            b'\n' => {
                 cur.bump();
                 line_start = true;
                 if depth == 0 {
@@ -118,25 +141,25 @@ pub fn lex(text: &str) -> (Vec<Entry>, Vec<LexError>) {
                     start_line = cur.line;
                 }
             }
-            ' ' | '\t' | '\r' => {
+            b' ' | b'\t' | b'\r' => {
                 cur.bump();
             }
-            ';' => {
+            b';' => {
                 while let Some(c) = cur.peek() {
-                    if c == '\n' {
+                    if c == b'\n' {
                         break;
                     }
                     cur.bump();
                 }
             }
-            '(' => {
+            b'(' => {
                 cur.bump();
                 if depth == 0 {
                     open = Some((line, col));
                 }
                 depth += 1;
             }
-            ')' => {
+            b')' => {
                 cur.bump();
                 if depth == 0 {
                     errors.push(LexError {
@@ -150,39 +173,38 @@ pub fn lex(text: &str) -> (Vec<Entry>, Vec<LexError>) {
                     depth -= 1;
                 }
             }
-            '"' => {
+            b'"' => {
                 cur.bump();
-                let mut raw = String::new();
-                let mut closed = false;
+                let start = cur.at;
+                let mut end = None;
                 while let Some(c) = cur.peek() {
-                    if c == '\n' {
+                    if c == b'\n' {
                         break;
                     }
                     cur.bump();
                     match c {
-                        '"' => {
-                            closed = true;
+                        b'"' => {
+                            end = Some(cur.at - 1);
                             break;
                         }
-                        '\\' => {
-                            raw.push('\\');
-                            if let Some(n) = cur.peek().filter(|n| *n != '\n') {
-                                cur.bump();
-                                raw.push(n);
-                            }
-                        }
-                        _ => raw.push(c),
+                        b'\\' => cur.skip_escaped(),
+                        _ => {}
                     }
                 }
-                if !closed {
-                    errors.push(LexError {
-                        line,
-                        col,
-                        text: format!("\"{raw}"),
-                        message: "unterminated quoted string".into(),
-                    });
-                    bad = true;
-                }
+                let raw = match end {
+                    Some(e) => text.get(start..e).unwrap_or_default().to_string(),
+                    None => {
+                        let raw = cur.since(start);
+                        errors.push(LexError {
+                            line,
+                            col,
+                            text: format!("\"{raw}"),
+                            message: "unterminated quoted string".into(),
+                        });
+                        bad = true;
+                        raw
+                    }
+                };
                 tokens.push(Token {
                     raw,
                     quoted: true,
@@ -191,22 +213,18 @@ pub fn lex(text: &str) -> (Vec<Entry>, Vec<LexError>) {
                 });
             }
             _ => {
-                let mut raw = String::new();
+                let start = cur.at;
                 while let Some(c) = cur.peek() {
-                    if matches!(c, ' ' | '\t' | '\r' | '\n' | ';' | '(' | ')') {
+                    if matches!(c, b' ' | b'\t' | b'\r' | b'\n' | b';' | b'(' | b')') {
                         break;
                     }
                     cur.bump();
-                    raw.push(c);
-                    if c == '\\'
-                        && let Some(n) = cur.peek().filter(|n| *n != '\n')
-                    {
-                        cur.bump();
-                        raw.push(n);
+                    if c == b'\\' {
+                        cur.skip_escaped();
                     }
                 }
                 tokens.push(Token {
-                    raw,
+                    raw: cur.since(start),
                     quoted: false,
                     line,
                     col,

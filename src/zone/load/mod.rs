@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use hickory_proto::rr::{Name, Record};
 use thiserror::Error;
 
-use super::Zone;
+use super::{Zone, ZoneBuilder, ZoneError};
 
 pub use fields::{parse_name, parse_ttl};
 pub use lexer::{Token, lex};
@@ -99,6 +99,28 @@ pub struct ParseOutput {
     pub diagnostics: Vec<Diagnostic>,
     /// Every file read through `$INCLUDE`.
     pub files: Vec<PathBuf>,
+    /// Every file read (the main one first), with a digest of the text parsed.
+    pub sources: Vec<Source>,
+}
+
+/// A file a load read, with the SHA-256 of exactly the text it parsed: a primary that
+/// finds the same digests at start knows its stored version is what the files say.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source {
+    pub path: PathBuf,
+    pub sha256: [u8; 32],
+}
+
+impl Source {
+    pub fn of(path: &Path, text: &str) -> Source {
+        let d = ring::digest::digest(&ring::digest::SHA256, text.as_bytes());
+        let mut sha256 = [0u8; 32];
+        sha256.copy_from_slice(d.as_ref());
+        Source {
+            path: path.to_path_buf(),
+            sha256,
+        }
+    }
 }
 
 /// A zone that loaded, with its warnings and the files it came from (for watching).
@@ -107,6 +129,8 @@ pub struct LoadedZone {
     pub zone: Zone,
     pub warnings: Vec<Diagnostic>,
     pub files: Vec<PathBuf>,
+    /// The files read, with digests (see [`Source`]).
+    pub sources: Vec<Source>,
 }
 
 /// Every error (and warning) of a load that failed.
@@ -128,6 +152,13 @@ impl fmt::Display for LoadErrors {
     }
 }
 
+/// Sizes the record list for a record per line: growing a vector of a million records
+/// by doubling copies it over and over.
+fn reserve_records(p: &mut parser::Parser, text: &str) {
+    let lines = text.bytes().filter(|&b| b == b'\n').count() + 1;
+    p.out.records.reserve(lines);
+}
+
 /// Parses master-file text into records without semantic checks (for `zone set/del` and
 /// the loader itself). `include_dir` resolves relative `$INCLUDE` paths.
 pub fn parse_records(
@@ -137,6 +168,7 @@ pub fn parse_records(
     include_dir: &Path,
 ) -> ParseOutput {
     let mut p = parser::Parser::new();
+    reserve_records(&mut p, text);
     let mut ctx = parser::FileCtx {
         label: file_label.to_string(),
         dir: include_dir.to_path_buf(),
@@ -152,6 +184,21 @@ pub fn load_zone_file(path: &Path, origin: &Name) -> Result<LoadedZone, LoadErro
     load_zone_file_overlay(path, origin, HashMap::new())
 }
 
+/// A record of the version being built, handed over while it is at hand (see
+/// [`load_zone_file_each`]).
+pub type EachRecord<'a> = &'a mut (dyn FnMut(&Record) + Send);
+
+/// [`load_zone_file`], handing every record that goes into the version to `each`, in file
+/// order, on the thread that builds the version: a caller that stores the version can
+/// encode it meanwhile instead of walking the finished version again.
+pub fn load_zone_file_each(
+    path: &Path,
+    origin: &Name,
+    each: EachRecord<'_>,
+) -> Result<LoadedZone, LoadErrors> {
+    load_file(path, origin, HashMap::new(), each)
+}
+
 /// Loads and checks a zone file as if the files named in `overlay` (by canonical path)
 /// had the given text: how an edit is validated before it is written.
 pub fn load_zone_file_overlay(
@@ -159,8 +206,17 @@ pub fn load_zone_file_overlay(
     origin: &Name,
     overlay: HashMap<PathBuf, String>,
 ) -> Result<LoadedZone, LoadErrors> {
+    load_file(path, origin, overlay, &mut |_| {})
+}
+
+fn load_file(
+    path: &Path,
+    origin: &Name,
+    overlay: HashMap<PathBuf, String>,
+    each: EachRecord<'_>,
+) -> Result<LoadedZone, LoadErrors> {
     let main = parse_main(path, origin, overlay, false)?;
-    finish(main.parser.out, origin, &main.label)
+    finish(main.parser.out, origin, &main.label, each)
 }
 
 /// The main file parsed (includes and all), before the checks.
@@ -195,6 +251,8 @@ fn parse_main(
         p.kept_includes = Some(Vec::new());
     }
     p.stack.push(canon);
+    p.out.sources.push(Source::of(path, &text));
+    reserve_records(&mut p, &text);
     let mut ctx = parser::FileCtx {
         label: label.clone(),
         dir: dir.clone(),
@@ -222,11 +280,17 @@ pub fn load_zone_str(
         parse_records(text, origin, file_label, include_dir),
         origin,
         file_label,
+        &mut |_| {},
     )
 }
 
-fn finish(out: ParseOutput, origin: &Name, label: &str) -> Result<LoadedZone, LoadErrors> {
-    finish_counted(out, origin, label).map(|f| f.loaded)
+fn finish(
+    out: ParseOutput,
+    origin: &Name,
+    label: &str,
+    each: EachRecord<'_>,
+) -> Result<LoadedZone, LoadErrors> {
+    finish_counted(out, origin, label, each).map(|f| f.loaded)
 }
 
 /// A load that passed, with what incremental reloads need to know about it.
@@ -236,16 +300,51 @@ struct Finished {
     mixed_ttls: bool,
 }
 
-fn finish_counted(out: ParseOutput, origin: &Name, label: &str) -> Result<Finished, LoadErrors> {
-    let checked = super::check::check(origin, out.records, label);
-    let in_zone_records = checked.records.len();
-    let mixed_ttls = checked
+/// Below this many records a load checks and builds on one thread.
+const PARALLEL_RECORDS: usize = 20_000;
+
+fn finish_counted(
+    out: ParseOutput,
+    origin: &Name,
+    label: &str,
+    each: EachRecord<'_>,
+) -> Result<Finished, LoadErrors> {
+    let ParseOutput {
+        records,
+        diagnostics,
+        files,
+        sources,
+    } = out;
+    // The checks and the build only read the records, so they run side by side.
+    let (found, built) = if records.len() >= PARALLEL_RECORDS {
+        std::thread::scope(|s| {
+            let builder = std::thread::Builder::new()
+                .name("zone-build".into())
+                .spawn_scoped(s, || build(origin, &records, each));
+            let found = super::check::findings(origin, &records, label);
+            let built = match builder {
+                Ok(h) => h
+                    .join()
+                    .unwrap_or_else(|p| std::panic::resume_unwind(p))
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(format!("cannot start a thread to build the zone: {e}")),
+            };
+            (found, built)
+        })
+    } else {
+        (
+            super::check::findings(origin, &records, label),
+            build(origin, &records, each).map_err(|e| e.to_string()),
+        )
+    };
+    drop(records);
+    let mixed_ttls = found
         .diagnostics
         .iter()
         .any(|d| d.message.starts_with(super::check::PRIOR_TTL));
     let mut errors = Vec::new();
     let mut warnings = Vec::new();
-    for d in out.diagnostics.into_iter().chain(checked.diagnostics) {
+    for d in diagnostics.into_iter().chain(found.diagnostics) {
         match d.severity {
             Severity::Error => errors.push(d),
             Severity::Warning => warnings.push(d),
@@ -254,12 +353,13 @@ fn finish_counted(out: ParseOutput, origin: &Name, label: &str) -> Result<Finish
     if !errors.is_empty() {
         return Err(LoadErrors { errors, warnings });
     }
-    match Zone::from_records(origin.clone(), checked.records) {
-        Ok(zone) => Ok(Finished {
+    match built {
+        Ok((zone, in_zone_records)) => Ok(Finished {
             loaded: LoadedZone {
                 zone,
                 warnings,
-                files: out.files,
+                files,
+                sources,
             },
             in_zone_records,
             mixed_ttls,
@@ -270,12 +370,37 @@ fn finish_counted(out: ParseOutput, origin: &Name, label: &str) -> Result<Finish
                 line: 0,
                 column: 0,
                 text: String::new(),
-                message: e.to_string(),
+                message: e,
                 severity: Severity::Error,
             }],
             warnings,
         }),
     }
+}
+
+/// The version the records make. Out-of-zone records are left out (the checks warn about
+/// them), and each RRset takes its first TTL, as the checks unify them.
+#[allow(clippy::result_large_err)]
+/// Also returns how many records were in the zone, duplicates counted: a reload that
+/// keeps state needs to know whether the file repeats a record.
+fn build(
+    origin: &Name,
+    records: &[ParsedRecord],
+    each: EachRecord<'_>,
+) -> Result<(Zone, usize), ZoneError> {
+    let mut b = ZoneBuilder::with_capacity(origin.clone(), records.len());
+    let mut in_zone = 0usize;
+    for r in records {
+        match b.push(r.record.clone()) {
+            Ok(()) => {
+                in_zone += 1;
+                each(&r.record);
+            }
+            Err(ZoneError::OutOfZone { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok((b.finish()?, in_zone))
 }
 
 #[cfg(test)]

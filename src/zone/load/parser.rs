@@ -330,6 +330,7 @@ impl Parser {
             }
         };
         self.out.files.push(path.clone());
+        self.out.sources.push(super::Source::of(&path, &text));
         let mut inner = FileCtx {
             label: path.display().to_string(),
             dir: path.parent().map(Path::to_path_buf).unwrap_or_default(),

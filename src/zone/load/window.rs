@@ -235,6 +235,16 @@ pub fn load_zone_file_keeping(
     path: &Path,
     origin: &Name,
 ) -> Result<(LoadedZone, Kept), LoadErrors> {
+    load_zone_file_keeping_each(path, origin, &mut |_| {})
+}
+
+/// [`load_zone_file_keeping`], handing each record of the version to `each` as
+/// `load_zone_file_each` does.
+pub fn load_zone_file_keeping_each(
+    path: &Path,
+    origin: &Name,
+    each: super::EachRecord<'_>,
+) -> Result<(LoadedZone, Kept), LoadErrors> {
     let main = super::parse_main(path, origin, Default::default(), true)?;
     let mut p = main.parser;
     let ns_targets = ns_targets(&p.out.records);
@@ -245,7 +255,7 @@ pub fn load_zone_file_keeping(
         None => marks.push((1, ParseState::initial(origin))),
     }
     let includes = p.kept_includes.take().unwrap_or_default();
-    let finished = super::finish_counted(p.out, origin, &main.label)?;
+    let finished = super::finish_counted(p.out, origin, &main.label, each)?;
     Ok((
         finished.loaded,
         Kept {
