@@ -2,6 +2,7 @@
 //! names that NS, MX and SRV records point at, when this zone holds them.
 
 use hickory_proto::rr::{LowerName, Name, RData, RecordType};
+use smallvec::SmallVec;
 
 use super::lookup::{Nodes, authoritative_node, suffix};
 use super::owner::Owners;
@@ -115,24 +116,21 @@ pub(crate) fn referral(zone: &Zone, cut: &Node, labels: usize, cur: &Name, ans: 
     let owner = suffix(cur, labels);
     ans.authorities.extend(ns.records_as(&owner));
     let cut_lower = LowerName::new(&owner);
-    let targets = || {
-        ns.rdata
-            .iter()
-            .filter_map(target)
-            .map(|t| (t, LowerName::new(t)))
-    };
-    for (t, tl) in targets() {
-        if cut_lower.zone_of(&tl)
-            && let Some(node) = Nodes::node(zone, &tl)
-        {
+    // Targets outside the cut wait until every in-domain glue record is in, so that those
+    // come first and can be counted as required.
+    let mut elsewhere: SmallVec<[(&Name, LowerName); 4]> = SmallVec::new();
+    for t in ns.rdata.iter().filter_map(target) {
+        let tl = LowerName::new(t);
+        if !cut_lower.zone_of(&tl) {
+            if zone.origin_lower().zone_of(&tl) {
+                elsewhere.push((t, tl));
+            }
+        } else if let Some(node) = Nodes::node(zone, &tl) {
             push_addresses(node, t, ans);
         }
     }
     ans.required_additionals = ans.additionals.len();
-    for (t, tl) in targets() {
-        if cut_lower.zone_of(&tl) || !zone.origin_lower().zone_of(&tl) {
-            continue;
-        }
+    for (t, tl) in elsewhere {
         let node = authoritative_node(zone, &tl).or_else(|| Nodes::node(zone, &tl));
         if let Some(node) = node {
             push_addresses(node, t, ans);

@@ -83,8 +83,7 @@ impl PropagationExtension {
         info: &RequestInfo,
         out: &mut Vec<u8>,
     ) -> Response {
-        let Ok(msg) = Message::from_vec(req.bytes) else {
-            handler.write_error(req, info, ResponseCode::FormErr, out);
+        let Some(msg) = decode_or_formerr(handler, req, info, out) else {
             return Response::Message;
         };
         let state = self.zone(req);
@@ -134,8 +133,7 @@ impl PropagationExtension {
         out: &mut Vec<u8>,
     ) -> Option<Response> {
         let state = self.zone(req)?;
-        let Ok(msg) = Message::from_vec(req.bytes) else {
-            handler.write_error(req, info, ResponseCode::FormErr, out);
+        let Some(msg) = decode_or_formerr(handler, req, info, out) else {
             return Some(Response::Message);
         };
         let signer = match self.admit(state, &msg, req) {
@@ -226,8 +224,7 @@ impl PropagationExtension {
         info: &RequestInfo,
         out: &mut Vec<u8>,
     ) -> Response {
-        let Ok(msg) = Message::from_vec(req.bytes) else {
-            handler.write_error(req, info, ResponseCode::FormErr, out);
+        let Some(msg) = decode_or_formerr(handler, req, info, out) else {
             return Response::Message;
         };
         let now = unix_now();
@@ -347,6 +344,21 @@ impl PropagationExtension {
         }
         Some(Response::Message)
     }
+}
+
+/// The whole message, decoded by hickory (the query path's parse reads only the
+/// question); one that does not decode gets FORMERR written to `out` and None.
+fn decode_or_formerr(
+    handler: &Handler,
+    req: &Request<'_>,
+    info: &RequestInfo,
+    out: &mut Vec<u8>,
+) -> Option<Message> {
+    let msg = Message::from_vec(req.bytes).ok();
+    if msg.is_none() {
+        handler.write_error(req, info, ResponseCode::FormErr, out);
+    }
+    msg
 }
 
 impl Extension for PropagationExtension {

@@ -49,10 +49,15 @@ fn drain(
     full: &mut Option<FullZone>,
     zone: &Name,
     hint: usize,
-    batch: Vec<Record>,
+    mut batch: Vec<Record>,
 ) -> Result<(), String> {
-    let mut batch = batch;
-    batch.append(&mut consumer.take_records());
+    // Records are moved as whole vectors: appending would copy a message's worth of them.
+    let taken = consumer.take_records();
+    if batch.is_empty() {
+        batch = taken;
+    } else {
+        batch.extend(taken);
+    }
     if batch.is_empty() {
         return Ok(());
     }
